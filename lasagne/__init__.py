@@ -1,0 +1,17 @@
+"""Lasagne on PyTensor: a lightweight library to build and train neural
+networks whose every public function returns a raw symbolic expression."""
+import pytensor as _pytensor  # noqa: F401  (fail early if PyTensor is missing)
+
+from . import nonlinearities
+from . import init
+from . import layers
+from . import objectives
+from . import random
+from . import regularization
+from . import updates
+from . import utils
+
+__version__ = "0.3.dev0"
+
+__all__ = ["nonlinearities", "init", "layers", "objectives", "random",
+           "regularization", "updates", "utils", "__version__"]

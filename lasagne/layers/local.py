@@ -1,0 +1,2 @@
+"""PLACEHOLDER: written under issue #4 (convolution and pooling)."""
+__all__ = []

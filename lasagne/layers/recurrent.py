@@ -1,0 +1,2 @@
+"""PLACEHOLDER: written under issue #5 (recurrent layers)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""PLACEHOLDER: written under issue #3 (foundation, main branch)."""
+__all__ = []

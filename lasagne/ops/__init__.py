@@ -1,0 +1,2 @@
+"""The Ops PyTensor 3 lacks: N-d convolution and pooling (and fused
+recurrences), each with a numpy reference, a Numba kernel and a JAX lowering."""
