@@ -6,7 +6,7 @@ script reproducible.
 """
 import numpy as np
 
-__all__ = ["get_rng", "set_rng"]
+__all__ = ["get_rng", "set_rng"]  # plus helpers for noise layers below
 
 _rng = np.random
 
@@ -47,3 +47,25 @@ def draw_seed():
     if isinstance(rng, np.random.Generator):
         return int(rng.integers(0, 2 ** 31 - 1))
     return int(rng.randint(0, 2 ** 31 - 1))
+
+
+def shared_generator(seed=None, name=None):
+    """A shared numpy ``Generator`` for symbolic draws, seeded from the
+    library generator unless `seed` is given."""
+    import pytensor
+    if seed is None:
+        seed = draw_seed()
+    return pytensor.shared(np.random.default_rng(seed), name=name)
+
+
+def advance_on_use(rng, next_rng):
+    """Make every compiled function that draws from the shared generator
+    `rng` store `next_rng` back into it, as Lasagne users expect of noise
+    layers (no ``updates`` to pass by hand).
+
+    PyTensor 3 still applies a shared variable's default update, but warns
+    when the public ``default_update`` setter is used; the value is set
+    directly so that users see no deprecation warning.
+    """
+    rng._default_update = rng.type.filter_variable(next_rng, allow_convert=True)
+    return rng
