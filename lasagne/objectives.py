@@ -10,6 +10,8 @@ missing labels or to weight several losses against each other:
 
 Everything here works on plain PyTensor expressions; no layer is needed.
 """
+import numbers
+
 import pytensor
 import pytensor.tensor as pt
 from pytensor.scalar.math import Sigmoid as ScalarSigmoid
@@ -368,10 +370,12 @@ def categorical_accuracy(predictions, targets, top_k=1):
             f"categorical_accuracy: targets must be class indices with "
             f"{predictions.ndim - 1} dimensions or one-hot with "
             f"{predictions.ndim}, got {targets.ndim} dimensions.")
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+    if (not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool)
+            or top_k < 1):
         raise ValueError(
             f"categorical_accuracy: argument `top_k` must be a positive "
             f"integer, got {top_k!r}.")
+    top_k = int(top_k)
     if top_k == 1:
         hits = pt.eq(pt.argmax(predictions, axis=-1), targets)
     else:

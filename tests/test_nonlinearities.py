@@ -78,6 +78,15 @@ def test_gradient_finite_for_large_inputs(name):
     assert np.all(np.isfinite(compile_fn([x], grad)(X)))
 
 
+@pytest.mark.parametrize("fn, slope", [(ln.rectify, (0, 1)), (ln.LeakyRectify(0.2), (0.2, 0.2)),
+                                       (ln.elu, (1, 1)), (ln.LeakyRectify(3.0), (3.0, 3.0))])
+def test_gradient_at_zero(fn, slope):
+    # exact zeros are common (padding, rectified inputs): a one-sided slope
+    x = pt.vector("x")
+    grad = compile_fn([x], pytensor.grad(pt.sum(fn(x)), x))(np.zeros(3))
+    assert np.all((grad >= slope[0]) & (grad <= slope[1])), grad
+
+
 def test_softmax_rows():
     x = pt.matrix("x")
     values = np.random.default_rng(0).normal(size=(4, 7)) * 50

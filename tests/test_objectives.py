@@ -283,9 +283,17 @@ def test_categorical_accuracy_hits_grow_with_top_k():
     assert counts[0] < counts[2]  # the cases above are not all trivial
 
 
+def test_categorical_accuracy_numpy_integer_top_k():
+    got = evaluate(lambda p, t: lo.categorical_accuracy(p, t, top_k=np.int64(2)),
+                   SCORES, LABELS)
+    np.testing.assert_array_equal(got, np_top_k_hits(SCORES, LABELS, 2))
+
+
 def test_categorical_accuracy_errors():
     with pytest.raises(ValueError, match="top_k.*0"):
         lo.categorical_accuracy(pt.matrix(), pt.ivector(), top_k=0)
+    with pytest.raises(ValueError, match="top_k.*1.5"):
+        lo.categorical_accuracy(pt.matrix(), pt.ivector(), top_k=1.5)
     with pytest.raises(TypeError, match="dimensions"):
         lo.categorical_accuracy(pt.matrix(), pt.tensor3())
 
