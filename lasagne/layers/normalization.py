@@ -226,8 +226,14 @@ def batch_norm(layer, **kwargs):
     >>> l.name, l.input_layer.name, l.input_layer.input_layer.b
     ('fc_bn_nonlin', 'fc_bn', None)
     """
+    return _batch_norm(layer, BatchNormLayer, **kwargs)
+
+
+def _batch_norm(layer, bn_class, **kwargs):
+    """batch_norm with the normalization layer class as a parameter (the
+    dnn module's variant uses its own class)."""
     nonlinearity, bn_name = _take_over(layer, "_bn", kwargs)
-    layer = BatchNormLayer(layer, name=bn_name, **kwargs)
+    layer = bn_class(layer, name=bn_name, **kwargs)
     if nonlinearity is not None:
         layer = NonlinearityLayer(layer, nonlinearity,
                                   name=bn_name and bn_name + "_nonlin")
