@@ -16,16 +16,11 @@ import time
 
 import numpy as np
 import pytensor
+import pytensor.tensor as pt
 
-# Examples train in float32; set before any graph is built.
-if "floatX" not in os.environ.get("PYTENSOR_FLAGS", ""):
-    pytensor.config.floatX = "float32"
-
-import pytensor.tensor as pt  # noqa: E402
-
-import lasagne  # noqa: E402
-from datasets import load_mnist  # noqa: E402
-from training import iterate_minibatches, plot_curves, progress  # noqa: E402
+import lasagne
+from datasets import load_mnist
+from training import iterate_minibatches, plot_curves, progress
 
 
 # ---------------------------------------------------------------- models --
@@ -102,8 +97,19 @@ def build_model(model, input_var):
 # ------------------------------------------------------------------ main --
 
 def main(model="mlp", num_epochs=10, train_size=None, batch_size=500,
-         learning_rate=0.01, momentum=0.9, mode=None, seed=None, plot=None):
-    """Train `model` and return a dict of final figures."""
+         learning_rate=0.01, momentum=0.9, mode=None, seed=None, plot=None,
+         floatX="float32"):
+    """Train `model` and return a dict of final figures. Graphs are built
+    in `floatX` precision (float32 unless PYTENSOR_FLAGS says otherwise)."""
+    if "floatX" in os.environ.get("PYTENSOR_FLAGS", ""):
+        floatX = pytensor.config.floatX
+    with pytensor.config.change_flags(floatX=floatX):
+        return _train(model, num_epochs, train_size, batch_size,
+                      learning_rate, momentum, mode, seed, plot)
+
+
+def _train(model, num_epochs, train_size, batch_size, learning_rate,
+           momentum, mode, seed, plot):
     if seed is not None:
         lasagne.random.set_rng(np.random.RandomState(seed))
         np.random.seed(seed)

@@ -36,3 +36,10 @@ def test_mnist_mlp_trains(model):
     losses = result["history"]["train loss"]
     assert losses[1] < losses[0]
     assert result["test_accuracy"] > 0.85
+
+
+def test_examples_leave_global_config_alone():
+    import pytensor
+    import mnist  # noqa: F401  (importing must not switch precision)
+    expected = "float32" if "floatX=float32" in os.environ.get("PYTENSOR_FLAGS", "") else "float64"
+    assert pytensor.config.floatX == expected
