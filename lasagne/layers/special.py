@@ -221,8 +221,8 @@ class ExpressionLayer(Layer):
         if isinstance(self._output_shape, str):  # 'auto'
             probe_shape = tuple(0 if s is None else s for s in input_shape)
             probe = pt.zeros(probe_shape, dtype=pytensor.config.floatX)
-            computed = self.function(probe).shape.eval()
-            return tuple(int(s) if s != 0 else None for s in computed)
+            computed = utils._eval_shape(self.function(probe))
+            return tuple(s if s != 0 else None for s in computed)
         if callable(self._output_shape):
             return tuple(self._output_shape(input_shape))
         return self._output_shape
