@@ -404,6 +404,13 @@ def test_apply_momentum_to_some_params_only(apply):
         np.testing.assert_allclose(b_got, b_ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("apply", [lu.apply_momentum, lu.apply_nesterov_momentum])
+def test_apply_momentum_to_a_param_without_update(apply):
+    w, b, loss = least_squares()
+    with pytest.raises(ValueError, match=r"params\[1\].*no entry in `updates`"):
+        apply(lu.sgd(loss, [w], 0.1), params=[w, b])
+
+
 def test_apply_momentum_on_adam():
     # momentum composes with any update rule: step = adam's step
     w, b, loss = least_squares()
