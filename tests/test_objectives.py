@@ -19,7 +19,7 @@ BIN_P = RNG.uniform(0.02, 0.98, size=(6, 3))
 BIN_T = (RNG.uniform(size=(6, 3)) > 0.5).astype(float)
 
 
-def evaluate(build, *values, dtypes=None):
+def evaluate(build, *values):
     """Compile ``build(*symbols)`` for symbols of the values' ndim/dtype."""
     symbols = [pt.tensor(f"in{i}", dtype=str(np.asarray(v).dtype),
                          shape=tuple(1 if n == 1 else None for n in np.shape(v)))
