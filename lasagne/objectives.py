@@ -192,7 +192,8 @@ def aggregate(loss, weights=None, mode="mean"):
         The elementwise (or per-example) loss.
     weights : expression or array, optional
         Multiplied with `loss` first (broadcasting applies). A weight of 0
-        removes an element, e.g. a missing label.
+        removes an element, e.g. a missing label. Integer or boolean masks
+        are cast to the loss's float dtype.
     mode : {'mean', 'sum', 'normalized_sum'}
         ``'mean'``: mean of the weighted losses; ``'sum'``: their sum;
         ``'normalized_sum'``: their sum divided by the sum of the weights
@@ -209,6 +210,10 @@ def aggregate(loss, weights=None, mode="mean"):
     loss = as_theano_expression(loss)
     if weights is not None:
         weights = as_theano_expression(weights)
+        if not weights.dtype.startswith("float"):
+            # an integer or boolean mask must not upcast a float32 loss
+            weights = pt.cast(weights, loss.dtype if loss.dtype.startswith(
+                "float") else pytensor.config.floatX)
         loss = loss * weights
     if mode == "mean":
         return loss.mean()

@@ -166,6 +166,16 @@ def test_aggregate_default_mode_is_mean():
     np.testing.assert_allclose(evaluate(lo.aggregate, LOSS), LOSS.mean(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("mask_dtype", ["bool", "int8", "int64"])
+def test_aggregate_integer_mask_keeps_float32(mask_dtype):
+    loss = pt.vector("loss", dtype="float32")
+    mask = pt.vector("mask", dtype=mask_dtype)
+    out = lo.aggregate(loss, mask, mode="normalized_sum")
+    assert out.dtype == "float32"
+    values = np.array([1.0, 2.0, 4.0], dtype="float32"), np.array([1, 0, 1], dtype=mask_dtype)
+    assert compile_fn([loss, mask], out)(*values) == pytest.approx(2.5)
+
+
 def test_aggregate_errors():
     with pytest.raises(ValueError, match="no weights were given"):
         lo.aggregate(pt.vector(), mode="normalized_sum")
