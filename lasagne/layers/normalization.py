@@ -48,10 +48,10 @@ class LocalResponseNormalization2DLayer(Layer):
 
     def get_output_for(self, input, **kwargs):
         half = self.n // 2
-        channels = input.shape[1]
+        batch, channels, rows, cols = utils.static_shape(input)
         squares = pt.sqr(input)
-        padded = pt.zeros((input.shape[0], channels + 2 * half,
-                           input.shape[2], input.shape[3]), dtype=input.dtype)
+        padded = pt.zeros((batch, channels + 2 * half, rows, cols),
+                          dtype=input.dtype)
         padded = pt.set_subtensor(padded[:, half:half + channels], squares)
         window_sum = padded[:, 0:channels]
         for offset in range(1, self.n):
@@ -191,6 +191,8 @@ def _take_over(layer, suffix, kwargs):
     """Strip `layer`'s nonlinearity and bias for a normalization stacked on
     top; return (nonlinearity, name for the new layer)."""
     nonlinearity = getattr(layer, "nonlinearity", None)
+    if nonlinearity is nonlinearities.identity:
+        nonlinearity = None  # nothing to move on top
     if nonlinearity is not None:
         layer.nonlinearity = nonlinearities.identity
     if getattr(layer, "b", None) is not None:
@@ -224,8 +226,14 @@ def batch_norm(layer, **kwargs):
     >>> l.name, l.input_layer.name, l.input_layer.input_layer.b
     ('fc_bn_nonlin', 'fc_bn', None)
     """
+    return _batch_norm(layer, BatchNormLayer, **kwargs)
+
+
+def _batch_norm(layer, bn_class, **kwargs):
+    """batch_norm with the normalization layer class as a parameter (the
+    dnn module's variant uses its own class)."""
     nonlinearity, bn_name = _take_over(layer, "_bn", kwargs)
-    layer = BatchNormLayer(layer, name=bn_name, **kwargs)
+    layer = bn_class(layer, name=bn_name, **kwargs)
     if nonlinearity is not None:
         layer = NonlinearityLayer(layer, nonlinearity,
                                   name=bn_name and bn_name + "_nonlin")
