@@ -130,3 +130,14 @@ def test_backend_parity(backend):
     references = [ref(values[0]) for _, ref in CASES.values()]
     assert_backends_agree([x], outputs, values, rtol=2e-6, atol=1e-30,
                           reference=references, backends=[backend])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_picklable(name):
+    # layers keep their nonlinearity; pickled networks must round-trip it
+    import pickle
+    fn, reference = CASES[name]
+    restored = pickle.loads(pickle.dumps(fn))
+    x = pt.matrix("x")
+    np.testing.assert_allclose(compile_fn([x], restored(x))(X[:, 2:5]), reference(X[:, 2:5]),
+                               rtol=1e-12)
