@@ -207,7 +207,9 @@ def aggregate(loss, weights=None, mode="mean"):
         ``'mean'``: mean of the weighted losses; ``'sum'``: their sum;
         ``'normalized_sum'``: their sum divided by the sum of the weights
         (the mean over the non-masked elements for 0/1 weights; `weights`
-        is then required).
+        is then required). If all weights are zero, the result is 0, not
+        NaN, so a batch missing every label of one task leaves training
+        unharmed.
 
     Examples
     --------
@@ -234,7 +236,12 @@ def aggregate(loss, weights=None, mode="mean"):
                 "aggregate: mode='normalized_sum' divides by the sum of the "
                 "weights, but no weights were given. Pass weights, or use "
                 "mode='mean' or 'sum'.")
-        return loss.sum() / weights.sum()
+        total = weights.sum()
+        # A batch in which no example carries this loss's label (all weights
+        # zero) contributes 0 instead of 0/0 = NaN; dividing by 1 then keeps
+        # the gradient finite too.
+        safe_total = pt.switch(pt.eq(total, 0), pt.ones_like(total), total)
+        return loss.sum() / safe_total
     raise ValueError(
         f"aggregate: argument `mode` must be 'mean', 'sum' or "
         f"'normalized_sum', got {mode!r}.")

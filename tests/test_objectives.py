@@ -361,3 +361,12 @@ def test_gradients(name):
     fn, value = GRADIENT_CASES[name]
     pytensor.gradient.verify_grad(fn, [value], rng=np.random.default_rng(0),
                                   mode="FAST_COMPILE")
+
+
+def test_normalized_sum_of_an_all_missing_batch_is_zero_with_finite_gradient():
+    import pytensor
+    x = pt.vector("x")
+    loss = lo.aggregate(x ** 2, pt.zeros_like(x), mode="normalized_sum")
+    value, grad = pytensor.function([x], [loss, pytensor.grad(loss, x)],
+                                    mode="FAST_COMPILE")(np.array([1.0, 2.0]))
+    assert value == 0.0 and np.all(grad == 0.0)
