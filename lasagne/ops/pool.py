@@ -2,8 +2,9 @@
 
 The Ops here replace Theano's ``signal.pool`` (removed from PyTensor):
 
-* :class:`Pool` -- max or average pooling of 1, 2 or 3 trailing (spatial)
-  axes, any number of leading axes (batch, channels, ...);
+* :class:`Pool` -- max or average pooling of any number of trailing
+  (spatial) axes -- 1, 2 or 3 in practice -- after any number of leading
+  axes (batch, channels, ...);
 * :class:`PoolGrad` -- its gradient with respect to the input;
 * :class:`MaxPoolGradGrad` -- the gradient of the max-pool gradient with
   respect to the output gradient, so second derivatives exist as well.
@@ -39,10 +40,6 @@ __all__ = ["Pool", "PoolGrad", "MaxPoolGradGrad", "pool", "pool_output_shape",
 
 #: The pooling modes understood by :func:`pool`.
 POOL_MODES = ("max", "average_inc_pad", "average_exc_pad")
-
-#: Spatial dimensions the backend kernels are written for.
-MAX_SPATIAL_DIMS = 3
-
 
 def _out_length(n, k, s, p, ignore_border):
     """Output length along one axis for integer sizes (works on symbolic
@@ -93,10 +90,9 @@ def _check_params(ws, stride, pad, ignore_border, mode):
     except TypeError:
         raise TypeError(f"pool: `ws` must be an int or a tuple of ints, got "
                         f"{ws!r}.") from None
-    if not 1 <= nd <= MAX_SPATIAL_DIMS:
-        raise ValueError(f"pool: `ws` {ws!r} pools {nd} axes; 1 to "
-                         f"{MAX_SPATIAL_DIMS} are supported. Reshape the "
-                         f"input to pool over fewer axes.")
+    if nd < 1:
+        raise ValueError("pool: `ws` is empty; give one window size per "
+                         "pooled axis.")
     ws = _as_int_tuple(ws, nd, "ws")
     stride = ws if stride is None else _as_int_tuple(stride, nd, "stride")
     pad = _as_int_tuple(pad, nd, "pad")
@@ -303,11 +299,10 @@ def _geometry(spatial, ws, stride, pad, ignore_border):
 def _window_views(arr, ws, stride, out):
     """For each offset inside the window: the strided view of `arr` that
     holds that element of every window."""
-    nd = len(ws)
     for offset in itertools.product(*(range(k) for k in ws)):
         index = tuple(slice(o, o + (n - 1) * s + 1, s) if n else slice(0, 0)
                       for o, s, n in zip(offset, stride, out))
-        yield (Ellipsis,) + index if nd else index
+        yield (Ellipsis,) + index
 
 
 def _divisor(spatial, ws, stride, pad, out, mode):
