@@ -387,4 +387,5 @@ def rrelu(layer, **kwargs):
     _strip_nonlinearity(layer)
     return RandomizedRectifierLayer(layer, **kwargs)
 
+
 from .transform import TransformerLayer, TPSTransformerLayer  # noqa: E402

@@ -66,7 +66,7 @@ class _SamplingLayer(MergeLayer):
     def _sample(self, input, x, y, out_size):
         """Bilinear sampling of `input` at normalised coordinates `x`, `y`
         (each ``(batch, out_rows * out_cols)``)."""
-        batch, channels, rows, cols = (input.shape[i] for i in range(4))
+        channels, rows, cols = (input.shape[i] for i in range(1, 4))
         dtype = input.dtype
         rows_f, cols_f = pt.cast(rows, dtype), pt.cast(cols, dtype)
         # [-1, 1] -> [0, size - 1] in pixels.
@@ -78,7 +78,10 @@ class _SamplingLayer(MergeLayer):
         ix0, ix1 = (self._border(v, cols) for v in (x0, x1))
         iy0, iy1 = (self._border(v, rows) for v in (y0, y1))
         flat = input.dimshuffle(0, 2, 3, 1).reshape((-1, channels))
-        base = (pt.arange(batch, dtype="int64") * rows * cols)[:, None]
+        # Offsets of each example in `flat`, without an arange of the batch
+        # size: JAX needs concrete sizes, and the batch may be unknown.
+        example = pt.cumsum(pt.ones_like(input[:, 0, 0, 0], dtype="int64")) - 1
+        base = (example * rows * cols)[:, None]
 
         def gather(iy, ix):
             return flat[(base + iy * cols + ix).flatten()]
@@ -91,7 +94,7 @@ class _SamplingLayer(MergeLayer):
                + weight(fx * (1 - fy)) * gather(iy0, ix1)
                + weight(fx * fy) * gather(iy1, ix1))
         out_rows, out_cols = out_size
-        return out.reshape((batch, out_rows, out_cols, channels)).dimshuffle(
+        return out.reshape((-1, out_rows, out_cols, channels)).dimshuffle(
             0, 3, 1, 2)
 
     def _border(self, index, size):
