@@ -11,7 +11,8 @@ from .base import Layer, MergeLayer
 
 __all__ = [
     "NonlinearityLayer", "BiasLayer", "ScaleLayer", "standardize",
-    "ExpressionLayer", "InverseLayer", "ParametricRectifierLayer", "prelu",
+    "ExpressionLayer", "InverseLayer", "TransformerLayer",
+    "TPSTransformerLayer", "ParametricRectifierLayer", "prelu",
     "RandomizedRectifierLayer", "rrelu",
 ]
 
@@ -385,3 +386,6 @@ def rrelu(layer, **kwargs):
     """
     _strip_nonlinearity(layer)
     return RandomizedRectifierLayer(layer, **kwargs)
+
+
+from .transform import TransformerLayer, TPSTransformerLayer  # noqa: E402
