@@ -62,3 +62,12 @@ def test_multitask_example_trains_with_missing_labels():
     assert losses[1] < losses[0]
     acc = result["test_accuracy"]
     assert acc["digit"] > 0.75 and acc["parity"] > 0.8 and acc["high"] > 0.8
+
+
+@needs_mnist
+def test_siamese_example_trains():
+    import siamese
+    result = siamese.main(num_epochs=2, train_size=3000, batch_size=100)
+    losses = result["history"]["train loss"]
+    assert losses[1] < losses[0]
+    assert result["test_accuracy"] > 0.8

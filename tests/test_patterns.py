@@ -129,3 +129,23 @@ def test_multitask_with_missing_labels():
     assert g_digit == 0.0 and g_trunk > 0  # no labels, no gradient to that head
     history = _train(inputs, loss, params, values, lr=0.05)
     assert history[-1] < history[0]
+
+
+def test_siamese_tower_gets_gradients_from_both_inputs():
+    import siamese
+    tower_in, tower = siamese.build_tower()
+    head_in, head = siamese.build_head()
+    xa, xb, target = pt.tensor4("a"), pt.tensor4("b"), pt.vector("same")
+    emb_a = get_output(tower, {tower_in: xa}, deterministic=True)
+    emb_b = get_output(tower, {tower_in: xb}, deterministic=True)
+    prob = get_output(head, {head_in: abs(emb_a - emb_b)})[:, 0]
+    loss = lasagne.objectives.binary_crossentropy(prob, target).mean()
+    conv1_W = tower.input_layer.input_layer.input_layer.input_layer.input_layer.input_layer.W
+    assert conv1_W.name == "conv1.W"
+    from_a = pytensor.grad(loss, conv1_W, consider_constant=[emb_b])
+    from_b = pytensor.grad(loss, conv1_W, consider_constant=[emb_a])
+    rng = np.random.default_rng(4)
+    values = [floatX(rng.random((6, 1, 28, 28))), floatX(rng.random((6, 1, 28, 28))),
+              floatX([1, 0, 1, 0, 1, 0])]
+    ga, gb = compile_fn([xa, xb, target], [from_a, from_b])(*values)
+    assert np.abs(ga).sum() > 0 and np.abs(gb).sum() > 0
