@@ -136,8 +136,9 @@ def test_backend_parity(backend):
 def test_picklable(name):
     # layers keep their nonlinearity; pickled networks must round-trip it
     import pickle
-    fn, reference = CASES[name]
+    fn = CASES[name][0]
     restored = pickle.loads(pickle.dumps(fn))
-    x = pt.matrix("x")
-    np.testing.assert_allclose(compile_fn([x], restored(x))(X[:, 2:5]), reference(X[:, 2:5]),
-                               rtol=1e-12)
+    if isinstance(fn, type(ln.linear)):
+        assert restored is fn
+    else:
+        assert type(restored) is type(fn) and vars(restored) == vars(fn)
