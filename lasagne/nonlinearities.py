@@ -133,9 +133,9 @@ class LeakyRectify:
 
     def __call__(self, x):
         x = pt.as_tensor_variable(x)
-        zero = _like(0, x)
-        # max/min split: correct for any leakiness, also above 1
-        return pt.maximum(x, zero) + _like(self.leakiness, x) * pt.minimum(x, zero)
+        # a switch, not max(x, leakiness * x): right for any leakiness, also
+        # above 1, with the gradient `leakiness` at exactly 0
+        return pt.switch(x > _like(0, x), x, _like(self.leakiness, x) * x)
 
 
 leaky_rectify = LeakyRectify()

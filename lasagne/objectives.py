@@ -10,8 +10,12 @@ missing labels or to weight several losses against each other:
 
 Everything here works on plain PyTensor expressions; no layer is needed.
 """
+import numbers
+
 import pytensor
 import pytensor.tensor as pt
+from pytensor.scalar.math import Sigmoid as ScalarSigmoid
+from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.special import Softmax, log_softmax
 
 from .utils import as_theano_expression
@@ -50,6 +54,15 @@ def align_targets(predictions, targets):
     return predictions, targets
 
 
+def _sigmoid_input(p):
+    """The input of `p` if `p` is an elementwise sigmoid, else None."""
+    owner = p.owner
+    if (owner is not None and isinstance(owner.op, Elemwise)
+            and isinstance(owner.op.scalar_op, ScalarSigmoid)):
+        return owner.inputs[0]
+    return None
+
+
 def _softmax_input(p):
     """The input of `p` if `p` is a softmax over its last axis, else None."""
     owner = p.owner
@@ -74,8 +87,9 @@ def binary_crossentropy(predictions, targets):
 
     Notes
     -----
-    For sigmoid outputs PyTensor rewrites ``log(sigmoid(x))`` into a
-    softplus, so saturated units give finite losses and gradients.
+    When `predictions` is a sigmoid, the loss is computed from its input
+    ``x`` as ``t * softplus(-x) + (1 - t) * softplus(x)``, so saturated
+    units give finite losses and gradients on every backend and mode.
 
     Examples
     --------
@@ -84,6 +98,9 @@ def binary_crossentropy(predictions, targets):
     array([0.69314718])
     """
     predictions, targets = align_targets(predictions, targets)
+    logits = _sigmoid_input(predictions)
+    if logits is not None:
+        return targets * pt.softplus(-logits) + (1 - targets) * pt.softplus(logits)
     return -(targets * pt.log(predictions)
              + (1 - targets) * pt.log1p(-predictions))
 
@@ -138,13 +155,14 @@ def categorical_crossentropy(predictions, targets):
                 f"than the predictions must be integer class indices, got "
                 f"dtype {targets.dtype}. Cast them (e.g. targets.astype("
                 f"'int32')) or pass one-hot targets of the predictions' shape.")
-        source = predictions if logits is None else log_softmax(logits, axis=-1)
-        flat = source.reshape((-1, source.shape[-1]))
-        flat_targets = targets.flatten()
-        picked = flat[pt.arange(flat.shape[0]), flat_targets]
-        if logits is None:
-            picked = pt.log(picked)
-        return -picked.reshape(targets.shape, ndim=targets.ndim)
+        # a mask rather than advanced indexing: it needs no arange over a
+        # computed length, which JAX cannot compile
+        is_target = pt.eq(pt.arange(predictions.shape[-1]),
+                          pt.shape_padright(targets))
+        if logits is not None:
+            log_p = log_softmax(logits, axis=-1)
+            return -pt.sum(pt.switch(is_target, log_p, 0), axis=-1)
+        return -pt.log(pt.sum(pt.switch(is_target, predictions, 0), axis=-1))
     raise TypeError(
         f"categorical_crossentropy: targets must have the predictions' "
         f"number of dimensions ({predictions.ndim}, one-hot or probabilities) "
@@ -352,10 +370,12 @@ def categorical_accuracy(predictions, targets, top_k=1):
             f"categorical_accuracy: targets must be class indices with "
             f"{predictions.ndim - 1} dimensions or one-hot with "
             f"{predictions.ndim}, got {targets.ndim} dimensions.")
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+    if (not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool)
+            or top_k < 1):
         raise ValueError(
             f"categorical_accuracy: argument `top_k` must be a positive "
             f"integer, got {top_k!r}.")
+    top_k = int(top_k)
     if top_k == 1:
         hits = pt.eq(pt.argmax(predictions, axis=-1), targets)
     else:

@@ -348,6 +348,15 @@ def _named(name):
     return f" '{name}'" if name else ""
 
 
+def static_shape(x):
+    """The shape of `x` as a tuple mixing Python ints (sizes known from its
+    static type) and symbolic scalars (the rest). Building graphs from it
+    keeps sizes static where they can be, which backends such as JAX need.
+    """
+    return tuple(s if s is not None else x.shape[i]
+                 for i, s in enumerate(x.type.shape))
+
+
 def set_default_update(shared_var, update):
     """Make every compiled function that uses `shared_var` store `update`
     into it (unless the function's own ``updates`` say otherwise).
@@ -358,8 +367,16 @@ def set_default_update(shared_var, update):
     its public ``default_update`` setter is used, so the value is set
     directly; no warning reaches the user.
     """
-    shared_var._default_update = shared_var.type.filter_variable(
-        update, allow_convert=True)
+    update = shared_var.type.filter_variable(update, allow_convert=True)
+    if update.type != shared_var.type:
+        # PyTensor wants exactly the shared variable's type for default
+        # updates; an update with a more specific static shape (computed
+        # from inputs of declared sizes) is loosened by a free view: a
+        # slice whose bounds are the shared variable's symbolic sizes.
+        update = update[tuple(slice(0, shared_var.shape[i])
+                              for i in range(shared_var.ndim))]
+        update = shared_var.type.filter_variable(update, allow_convert=False)
+    shared_var._default_update = update
     return shared_var
 
 

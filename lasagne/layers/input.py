@@ -30,6 +30,10 @@ class InputLayer(Layer):
     >>> l_in = InputLayer((None, 3, 32, 32), input_var=x)
     >>> l_in.output_shape
     (None, 3, 32, 32)
+
+    Without `input_var`, the created variable's static shape is `shape`:
+    inputs of other sizes are refused when the compiled function is called,
+    so declare ``None`` for every size that may vary.
     """
 
     def __init__(self, shape, input_var=None, name=None, **kwargs):
@@ -48,8 +52,10 @@ class InputLayer(Layer):
         ndim = len(self.shape)
         if input_var is None:
             var_name = f"{name}.input" if name else "input"
+            # the declared sizes become the variable's static shape, so
+            # rewrites and backends (JAX needs static shapes) can use them
             input_var = pt.tensor(name=var_name, dtype=pytensor.config.floatX,
-                                  shape=(None,) * ndim)
+                                  shape=self.shape)
         else:
             input_var = utils.as_theano_expression(input_var)
             if input_var.ndim != ndim:

@@ -45,6 +45,13 @@ def autocrop(inputs, cropping):
     >>> [x.eval().shape for x in autocrop([a, b], [None, 'center'])]
     [(2, 3), (2, 3)]
     """
+    return _autocrop(inputs, cropping)
+
+
+def _autocrop(inputs, cropping, known_shapes=None):
+    """autocrop, using sizes known in advance (declared layer shapes or
+    static types) as Python ints, so backends such as JAX see static
+    slices."""
     if cropping is None:
         return inputs
     _check_cropping(cropping, "autocrop: ")
@@ -54,23 +61,34 @@ def autocrop(inputs, cropping):
         raise ValueError(
             f"autocrop: all inputs must have the same number of dimensions, "
             f"got {[x.ndim for x in inputs]}.")
-    shapes = [x.shape for x in inputs]
+    known_shapes = known_shapes or [(None,) * ndim for _ in inputs]
+
+    def size(i, dim):
+        static = known_shapes[i][dim]
+        if static is None:
+            static = inputs[i].type.shape[dim]
+        return static if static is not None else inputs[i].shape[dim]
+
     slices_by_input = [[] for _ in inputs]
     for dim, mode in enumerate(cropping):
+        sizes = [size(i, dim) for i in range(len(inputs))]
         if mode is None:
             for slices in slices_by_input:
                 slices.append(slice(None))
             continue
-        smallest = shapes[0][dim]
-        for shape in shapes[1:]:
-            smallest = pt.minimum(smallest, shape[dim])
-        for shape, slices in zip(shapes, slices_by_input):
+        if all(isinstance(s, utils.int_types) for s in sizes):
+            smallest = min(sizes)
+        else:
+            smallest = sizes[0]
+            for other in sizes[1:]:
+                smallest = pt.minimum(smallest, other)
+        for full, slices in zip(sizes, slices_by_input):
             if mode == "lower":
-                slices.append(slice(None, smallest))
+                slices.append(slice(0, smallest))
             elif mode == "upper":
-                slices.append(slice(shape[dim] - smallest, None))
+                slices.append(slice(full - smallest, full))
             else:
-                offset = (shape[dim] - smallest) // 2
+                offset = (full - smallest) // 2
                 slices.append(slice(offset, offset + smallest))
     return [x[tuple(slices)] for x, slices in zip(inputs, slices_by_input)]
 
@@ -165,7 +183,7 @@ class ConcatLayer(MergeLayer):
         return tuple(output_shape)
 
     def get_output_for(self, inputs, **kwargs):
-        inputs = autocrop(inputs, self.cropping)
+        inputs = _autocrop(inputs, self.cropping, self.input_shapes)
         return pt.concatenate(inputs, axis=self.axis)
 
 
@@ -223,7 +241,7 @@ class ElemwiseMergeLayer(MergeLayer):
         return tuple(output_shape)
 
     def get_output_for(self, inputs, **kwargs):
-        inputs = autocrop(inputs, self.cropping)
+        inputs = _autocrop(inputs, self.cropping, self.input_shapes)
         output = inputs[0]
         for other in inputs[1:]:
             output = self.merge_function(output, other)

@@ -48,10 +48,10 @@ class LocalResponseNormalization2DLayer(Layer):
 
     def get_output_for(self, input, **kwargs):
         half = self.n // 2
-        channels = input.shape[1]
+        batch, channels, rows, cols = utils.static_shape(input)
         squares = pt.sqr(input)
-        padded = pt.zeros((input.shape[0], channels + 2 * half,
-                           input.shape[2], input.shape[3]), dtype=input.dtype)
+        padded = pt.zeros((batch, channels + 2 * half, rows, cols),
+                          dtype=input.dtype)
         padded = pt.set_subtensor(padded[:, half:half + channels], squares)
         window_sum = padded[:, 0:channels]
         for offset in range(1, self.n):
@@ -191,6 +191,8 @@ def _take_over(layer, suffix, kwargs):
     """Strip `layer`'s nonlinearity and bias for a normalization stacked on
     top; return (nonlinearity, name for the new layer)."""
     nonlinearity = getattr(layer, "nonlinearity", None)
+    if nonlinearity is nonlinearities.identity:
+        nonlinearity = None  # nothing to move on top
     if nonlinearity is not None:
         layer.nonlinearity = nonlinearities.identity
     if getattr(layer, "b", None) is not None:

@@ -46,11 +46,12 @@ def pad(x, width, val=0, batch_ndim=1):
         raise ValueError(f"pad: `width` must be non-negative, got {width!r}.")
     if all(w == (0, 0) for w in widths):
         return x
-    out_shape = list(x.shape[:batch_ndim])
+    shape = utils.static_shape(x)
+    out_shape = list(shape[:batch_ndim])
     index = [slice(None)] * batch_ndim
     for k, (before, after) in enumerate(widths):
         axis = batch_ndim + k
-        out_shape.append(x.shape[axis] + before + after)
-        index.append(slice(before, before + x.shape[axis]))
+        out_shape.append(shape[axis] + before + after)
+        index.append(slice(before, before + shape[axis]))
     padded = pt.full(out_shape, pt.cast(val, x.dtype), dtype=x.dtype)
     return pt.set_subtensor(padded[tuple(index)], x)
