@@ -33,7 +33,7 @@ ACTIVATIONS = tuple(ACTIVATION_CODES)
 # initial states (in input order), number of activations, number of
 # columns of the stored gate values (as a multiple of the units).
 _CELLS = {
-    "lstm": dict(blocks=4, states=("cell", "hid"), n_acts=5, stored=4),
+    "lstm": dict(blocks=4, states=("cell", "hid"), n_acts=5, stored=5),
     "gru": dict(blocks=3, states=("hid",), n_acts=3, stored=4),
     "rnn": dict(blocks=1, states=("hid",), n_acts=1, stored=0),
 }
@@ -75,11 +75,11 @@ class _RecurrenceBase(Op):
         return np.array([ACTIVATION_CODES[a] for a in self.activations],
                         dtype=np.int64)
 
-    @property
-    def options(self):
-        """(backwards, clip, peepholes, has_mask) for the kernels."""
+    def options(self, dtype):
+        """(backwards, clip, peepholes, has_mask, fast) for the kernels."""
         return np.array([self.backwards, self.grad_clipping, self.peepholes,
-                         self.has_mask], dtype=np.float64)
+                         self.has_mask, np.dtype(dtype) == np.float32],
+                        dtype=np.float64)
 
     def _split(self, inputs):
         """(x, w_hid, states, peep, mask) from a forward input list."""
@@ -159,7 +159,7 @@ class RecurrenceForward(_RecurrenceBase):
         c = np.ascontiguousarray
         x, w_hid, mask_a = c(x), c(w_hid), c(mask_a)
         states = [c(s) for s in states]
-        acts, opts = self.codes, self.options
+        acts, opts = self.codes, self.options(inputs[0].dtype)
         if self.cell == "lstm":
             return list(kernels.lstm_forward(x, w_hid, states[0], states[1],
                                              peep_a, mask_a, acts, opts))
@@ -177,7 +177,7 @@ class RecurrenceForward(_RecurrenceBase):
         n_units = shapes[1][0]
         seq = (x_shape[0], x_shape[1], n_units)
         if self.cell == "lstm":
-            return [seq, seq, (x_shape[0], x_shape[1], 4 * n_units)]
+            return [seq, seq, (x_shape[0], x_shape[1], 5 * n_units)]
         if self.cell == "gru":
             return [seq, (x_shape[0], x_shape[1], 4 * n_units)]
         return [seq]
@@ -235,7 +235,7 @@ class RecurrenceBackward(_RecurrenceBase):
         states = [c(s) for s in states]
         outs = [c(o) for o in outs]
         cots = [c(d) for d in cots]
-        acts, opts = self.codes, self.options
+        acts, opts = self.codes, self.options(inputs[0].dtype)
         if self.cell == "lstm":
             grads = list(kernels.lstm_backward(
                 w_hid, states[0], states[1], peep_a, mask_a, outs[0], outs[1],

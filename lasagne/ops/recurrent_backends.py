@@ -37,7 +37,7 @@ def _extras(op, dtype):
 def numba_funcify_recurrence_forward(op, node, **kwargs):
     dtype = node.inputs[0].type.dtype
     peep, mask = _extras(op, dtype)
-    env = dict(kernels=kernels, acts=op.codes, opts=op.options)
+    env = dict(kernels=kernels, acts=op.codes, opts=op.options(dtype))
     if op.cell == "lstm":
         call = (f"kernels.lstm_forward(c(a0), c(a1), c(a2), c(a3), {peep}, "
                 f"{mask}, acts.copy(), opts.copy())")
@@ -55,7 +55,7 @@ def numba_funcify_recurrence_backward(op, node, **kwargs):
     dtype = node.inputs[0].type.dtype
     peep, mask = _extras(op, dtype)
     n = op._n_forward_inputs()
-    env = dict(kernels=kernels, acts=op.codes, opts=op.options)
+    env = dict(kernels=kernels, acts=op.codes, opts=op.options(dtype))
     tail = "acts.copy(), opts.copy())"
     if op.cell == "lstm":
         call = (f"kernels.lstm_backward(c(a1), c(a2), c(a3), {peep}, {mask}, "
@@ -127,7 +127,7 @@ def _jax_cell_functions(op):
                 go = fns[3](vo)
                 h = go * fns[4](c)
                 c, h = keep(m, c, c_prev), keep(m, h, h_prev)
-                gates = jnp.concatenate([gi, gf, gg, go], axis=1)
+                gates = jnp.concatenate([gi, gf, gg, go, fns[4](c)], axis=1)
                 return (c, h), (h, c, gates)
         elif op.cell == "gru":
             def step(carry, xs):
