@@ -480,7 +480,9 @@ def load_model_zoo(layer_or_layers, filename_or_dict):
         zoo, source = filename_or_dict, "the given dict"
     else:
         zoo = _read_zoo_pickle(filename_or_dict)
-        source = getattr(filename_or_dict, "name", filename_or_dict)
+        source = filename_or_dict
+        if hasattr(source, "read"):
+            source = getattr(source, "name", "the given file object")
         if isinstance(source, os.PathLike):
             source = os.fspath(source)
     if not isinstance(zoo, dict):
