@@ -106,9 +106,9 @@ def _named_params(layer_or_layers, caller, **tags):
             f"{caller}: parameters are saved and loaded by name, so every "
             f"parameter needs a unique, non-empty name, but the network has "
             f"{'; '.join(problems)}. Give every layer with parameters a "
-            f"distinct name, e.g. DenseLayer(..., name='fc1'), which names its "
-            f"parameters 'fc1.W' and 'fc1.b' (or name the shared variables "
-            f"you pass in). Nothing was changed.")
+            f"distinct name, e.g. DenseLayer(..., name='fc1'), which names "
+            f"its parameters 'fc1.W' and 'fc1.b' (or name the shared "
+            f"variables you pass in). Nothing was changed.")
     return {param.name: param for param in params}
 
 
@@ -252,7 +252,8 @@ def _rename(name, rename):
         return rename[name], name
     best = None
     for key in rename:
-        if name.startswith(key + ".") and (best is None or len(key) > len(best)):
+        if name.startswith(key + ".") and (best is None
+                                           or len(key) > len(best)):
             best = key
     if best is None:
         return name, None
@@ -524,5 +525,6 @@ def _read_zoo_pickle(filename_or_file):
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError,
             AttributeError, ImportError, IndexError) as exc:
         raise ValueError(
-            f"{caller}: cannot read {filename_or_file!r} as a model-zoo pickle "
-            f"({type(exc).__name__}: {exc}). Nothing was changed.") from exc
+            f"{caller}: cannot read {filename_or_file!r} as a model-zoo "
+            f"pickle ({type(exc).__name__}: {exc}). Nothing was "
+            f"changed.") from exc

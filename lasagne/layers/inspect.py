@@ -77,7 +77,8 @@ def summary(layer_or_layers, input_shapes=None):
             label = f"{_param_label(param, layer)} {param_shape}"
             if param in owner:
                 first = owner[param]
-                label += f" shared with {first.name or f'#{layers.index(first)}'}"
+                label += " shared with " + (first.name or
+                                            f"#{layers.index(first)}")
             else:
                 owner[param] = layer
             labels.append(label)
