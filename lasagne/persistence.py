@@ -218,23 +218,25 @@ def _read_npz(filename):
     unreadable = (OSError, ValueError, EOFError, zipfile.BadZipFile,
                   pickle.UnpicklingError, zlib.error)
     try:
-        archive = np.load(filename, allow_pickle=False)
+        fileobj = open(filename, "rb")
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{caller}: no file {filename!r} (working directory "
             f"{os.getcwd()!r}). Nothing was changed.") from None
-    except unreadable as exc:
+    except OSError as exc:
         raise _unreadable(filename, exc) from exc
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(
-            f"{caller}: {filename!r} holds a single array, not a .npz file "
-            f"of named parameters as written by save_params. Nothing was "
-            f"changed.")
-    try:
-        with archive:
-            return {name: archive[name] for name in archive.files}
-    except unreadable as exc:
-        raise _unreadable(filename, exc) from exc
+    # our own handle, closed whatever np.load does on a corrupt file
+    with fileobj:
+        try:
+            archive = np.load(fileobj, allow_pickle=False)
+            if isinstance(archive, np.lib.npyio.NpzFile):
+                with archive:
+                    return {name: archive[name] for name in archive.files}
+        except unreadable as exc:
+            raise _unreadable(filename, exc) from exc
+    raise ValueError(
+        f"{caller}: {filename!r} holds a single array, not a .npz file of "
+        f"named parameters as written by save_params. Nothing was changed.")
 
 
 def _unreadable(filename, exc):

@@ -302,6 +302,8 @@ def _write_bad_file(kind, path, good):
         path.write_bytes(b"this is not an npz file at all" * 10)
     elif kind == "empty file":
         path.write_bytes(b"")
+    elif kind == "a folder":
+        path.mkdir()
     elif kind == "single array":
         with open(path, "wb") as f:
             np.save(f, np.ones(3))
@@ -332,6 +334,7 @@ BAD_FILES = {
     "corrupt member": (ValueError, "cannot read"),
     "not a zip": (ValueError, "cannot read"),
     "empty file": (ValueError, "cannot read"),
+    "a folder": (ValueError, "cannot read.*IsADirectoryError"),
     "single array": (ValueError, "single array"),
     "wrong shape": (ValueError, r"fc2.W: saved shape \(5, 6\), network "
                                 r"shape \(5, 3\); fc2.b: saved shape \(6,\)"),
