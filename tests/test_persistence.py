@@ -5,8 +5,12 @@ import io
 import os
 import pathlib
 import pickle
+import signal
 import stat
 import struct
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytensor
@@ -248,6 +252,44 @@ class TestAtomicSave:
         assert os.listdir(path.parent) == ["net.npz"]
         fresh = build()
         load_params(fresh, path)  # still a valid file of the old values
+
+    def test_killed_process_leaves_old_file_intact(self, saved):
+        """SIGKILL a real process in the middle of a save: the target keeps
+        its old contents (only a stale temporary file may remain)."""
+        net, path = saved
+        old_bytes = path.read_bytes()
+        child = textwrap.dedent(f"""
+            import sys, time
+            import numpy as np
+            from tests.test_persistence import build, randomize
+            from lasagne.persistence import save_params
+            real = np.lib.format.write_array
+            def slow(fp, array, *args, **kwargs):
+                real(fp, array, *args, **kwargs)
+                print("wrote", flush=True)
+                time.sleep(60)
+            np.lib.format.write_array = slow
+            net = build()
+            randomize(net, 9)
+            save_params(net, {str(path)!r})
+        """)
+        root = pathlib.Path(__file__).resolve().parents[1]
+        proc = subprocess.Popen([sys.executable, "-c", child], cwd=root,
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout.readline() == "wrote\n"
+            temps = [p for p in os.listdir(path.parent) if p != "net.npz"]
+            assert len(temps) == 1 and temps[0].startswith(".net.npz.")
+            assert path.read_bytes() == old_bytes  # mid-save
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+            proc.stdout.close()
+        assert proc.returncode == -signal.SIGKILL
+        assert path.read_bytes() == old_bytes
+        fresh = build()
+        load_params(fresh, path)
+        assert_unchanged(fresh, snapshot(net))
 
     def test_interrupt_is_cleaned_up_too(self, saved, monkeypatch):
         net, path = saved
