@@ -278,20 +278,36 @@ def _check_castable(param, value, name):
     return None
 
 
-def _set_all_or_nothing(pairs, caller, source):
-    """Check every (param, value, label) then set them all; raise with the
-    full list of problems, changing nothing, if any check fails."""
-    problems = [msg for param, value, label in pairs
-                for msg in [_check_castable(param, value, label)] if msg]
+def _converted(param, value, name):
+    """`value` cast to the parameter's dtype, or an error text."""
+    problem = _check_castable(param, value, name)
+    if problem:
+        return None, problem
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = np.array(value, dtype=param.dtype, copy=True)
+    if (np.issubdtype(cast.dtype, np.inexact)
+            and np.count_nonzero(~np.isfinite(cast))
+            != np.count_nonzero(~np.isfinite(value))):
+        return None, (f"{name}: saved values overflow the parameter's "
+                      f"dtype {param.dtype}")
+    return cast, None
+
+
+def _set_all_or_nothing(pairs, caller, source, hint):
+    """Check and convert every (param, value, label), then set them all;
+    raise with the full list of problems, changing nothing, if any check
+    fails."""
+    converted, problems = [], []
+    for param, value, label in pairs:
+        cast, problem = _converted(param, value, label)
+        converted.append((param, cast))
+        if problem:
+            problems.append(problem)
     if problems:
         raise ValueError(
             f"{caller}: {len(problems)} value(s) in {source!r} do not fit the "
-            f"network: " + "; ".join(problems) + ". Check that the network is "
-            f"built with the same sizes as the saved one (or leave these "
-            f"parameters out with rename={{name: None}} and strict=False). "
-            f"Nothing was changed.")
-    converted = [(param, np.array(value, dtype=param.dtype, copy=True))
-                 for param, value, _ in pairs]
+            f"network: " + "; ".join(problems) + f". {hint} Nothing was "
+            f"changed.")
     for param, value in converted:
         param.set_value(value, borrow=True)
 
@@ -400,7 +416,10 @@ def load_params(layer_or_layers, filename, rename=None, strict=True, **tags):
             f"was changed.")
     _set_all_or_nothing(
         [(named[new], saved[old], new if old == new else f"{old} -> {new}")
-         for old, new in matched], caller, filename)
+         for old, new in matched], caller, filename,
+        hint="Check that the network is built with the same sizes as the "
+             "saved one (or leave these parameters out with "
+             "rename={name: None} and strict=False).")
     return LoadReport(filename, matched, missing, unexpected, unused)
 
 
@@ -509,7 +528,9 @@ def load_model_zoo(layer_or_layers, filename_or_dict):
     _set_all_or_nothing(
         [(param, value, f"#{i} {param.name or '(unnamed)'}")
          for i, (param, value) in enumerate(zip(params, values))],
-        caller, source)
+        caller, source,
+        hint="Build the network exactly as the recipe does (same layer "
+             "sizes and options, in the same order).")
     return zoo
 
 

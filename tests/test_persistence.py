@@ -362,7 +362,12 @@ def _write_bad_file(kind, path, good):
             arrays = dict(archive)
         del arrays["fc2.b"]
         np.savez(path, **arrays)
-    elif kind == "float to int":
+    elif kind == "overflow":
+        with np.load(good) as archive:
+            arrays = dict(archive)
+        arrays["fc2.W"] = np.full((5, 3), 1e300)
+        np.savez(path, **arrays)
+    elif kind == "complex into float":
         with np.load(good) as archive:
             arrays = dict(archive)
         arrays["fc2.b"] = arrays["fc2.b"].astype(np.complex128)
@@ -382,7 +387,9 @@ BAD_FILES = {
                                 r"shape \(5, 3\); fc2.b: saved shape \(6,\)"),
     "extra value": (ValueError, r"unexpected in file \(1\): fc3.W"),
     "missing value": (ValueError, r"missing in file \(1\): fc2.b"),
-    "float to int": (ValueError, "saved dtype complex128 cannot be cast"),
+    "overflow": (ValueError, "fc2.W: saved values overflow the parameter's "
+                             "dtype float32"),
+    "complex into float": (ValueError, "saved dtype complex128 cannot be cast"),
 }
 
 
@@ -391,7 +398,9 @@ def test_failed_load_changes_nothing(kind, saved, tmp_path):
     net, good = saved
     path = tmp_path / "bad.npz"
     _write_bad_file(kind, path, good)
-    target = build()
+    floatX = "float32" if kind == "overflow" else pytensor.config.floatX
+    with pytensor.config.change_flags(floatX=floatX):
+        target = build()
     randomize(target, 7)
     before = snapshot(target)
     exc_type, fragment = BAD_FILES[kind]
