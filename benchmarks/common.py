@@ -45,3 +45,13 @@ def random_batch(shape, n_classes, seed=0):
     X = rng.random(shape, dtype=np.float32)
     y = rng.integers(0, n_classes, shape[0]).astype(np.int32)
     return X, y
+
+
+def compile_and_time(build_function, first_call):
+    """Compile with `build_function()` and run `first_call(fn)` once; return
+    (fn, seconds). Numba compiles lazily on the first call, so the compile
+    time users wait for includes it."""
+    start = time.perf_counter()
+    fn = build_function()
+    first_call(fn)
+    return fn, time.perf_counter() - start

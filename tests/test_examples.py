@@ -43,3 +43,31 @@ def test_examples_leave_global_config_alone():
     import mnist  # noqa: F401  (importing must not switch precision)
     expected = "float32" if "floatX=float32" in os.environ.get("PYTENSOR_FLAGS", "") else "float64"
     assert pytensor.config.floatX == expected
+
+
+@needs_mnist
+def test_multi_input_output_example_trains():
+    import multi_input_output
+    result = multi_input_output.main(num_epochs=2, train_size=3000, batch_size=100)
+    losses = result["history"]["total loss"]
+    assert losses[1] < losses[0]
+    assert result["test_main_accuracy"] > 0.85 and result["test_aux_accuracy"] > 0.85
+
+
+@needs_mnist
+def test_multitask_example_trains_with_missing_labels():
+    import multitask_missing_labels
+    result = multitask_missing_labels.main(num_epochs=2, label_rate=0.3, train_size=3000)
+    losses = result["history"]["total loss"]
+    assert losses[1] < losses[0]
+    acc = result["test_accuracy"]
+    assert acc["digit"] > 0.75 and acc["parity"] > 0.8 and acc["high"] > 0.8
+
+
+@needs_mnist
+def test_siamese_example_trains():
+    import siamese
+    result = siamese.main(num_epochs=2, train_size=3000, batch_size=100)
+    losses = result["history"]["train loss"]
+    assert losses[1] < losses[0]
+    assert result["test_accuracy"] > 0.8

@@ -11,7 +11,8 @@ from .base import Layer, MergeLayer
 
 __all__ = [
     "NonlinearityLayer", "BiasLayer", "ScaleLayer", "standardize",
-    "ExpressionLayer", "InverseLayer", "ParametricRectifierLayer", "prelu",
+    "ExpressionLayer", "InverseLayer", "TransformerLayer",
+    "TPSTransformerLayer", "ParametricRectifierLayer", "prelu",
     "RandomizedRectifierLayer", "rrelu",
 ]
 
@@ -221,8 +222,8 @@ class ExpressionLayer(Layer):
         if isinstance(self._output_shape, str):  # 'auto'
             probe_shape = tuple(0 if s is None else s for s in input_shape)
             probe = pt.zeros(probe_shape, dtype=pytensor.config.floatX)
-            computed = self.function(probe).shape.eval()
-            return tuple(int(s) if s != 0 else None for s in computed)
+            computed = utils._eval_shape(self.function(probe))
+            return tuple(s if s != 0 else None for s in computed)
         if callable(self._output_shape):
             return tuple(self._output_shape(input_shape))
         return self._output_shape
@@ -387,3 +388,6 @@ def rrelu(layer, **kwargs):
     """
     _strip_nonlinearity(layer)
     return RandomizedRectifierLayer(layer, **kwargs)
+
+
+from .transform import TransformerLayer, TPSTransformerLayer  # noqa: E402
