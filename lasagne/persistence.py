@@ -193,6 +193,7 @@ def _file_mode(filename):
     try:
         return os.stat(filename).st_mode & 0o7777
     except OSError:
+        # the umask can only be read by setting it: put it straight back
         umask = os.umask(0o022)
         os.umask(umask)
         return 0o666 & ~umask
