@@ -275,8 +275,8 @@ class ElemwiseSumLayer(ElemwiseMergeLayer):
             if len(coeffs) != len(self.input_shapes):
                 raise ValueError(
                     f"{self._where()}`coeffs` has {len(coeffs)} entries for "
-                    f"{len(self.input_shapes)} inputs; give one per input or "
-                    f"a single number.")
+                    f"{len(self.input_shapes)} inputs (got {coeffs!r}); give "
+                    f"one per input or a single number.")
         else:
             coeffs = [coeffs] * len(self.input_shapes)
         self.coeffs = coeffs

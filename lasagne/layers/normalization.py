@@ -68,12 +68,22 @@ def _resolve_norm_axes(layer, axes):
     if isinstance(axes, utils.int_types):
         axes = (axes,)
     try:
-        axes = tuple(int(a) % ndim for a in axes)
+        resolved = tuple(int(a) for a in axes)
     except (TypeError, ValueError):
         raise ValueError(
             f"{layer._where()}`axes` must be 'auto', an axis or a tuple of "
             f"axes, got {axes!r}.") from None
-    return axes
+    _check_axes_in_range(layer, axes, resolved)
+    return tuple(a % ndim for a in resolved)
+
+
+def _check_axes_in_range(layer, given, axes):
+    ndim = len(layer.input_shape)
+    if any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(
+            f"{layer._where()}`axes` {given!r} names an axis outside the "
+            f"{ndim}-dimensional input of shape {layer.input_shape}; allowed "
+            f"axes: {-ndim} to {ndim - 1}.")
 
 
 class BatchNormLayer(Layer):
@@ -278,6 +288,7 @@ class StandardizationLayer(Layer):
                 f"'spatial', 'features', an axis or a tuple of axes.")
         elif isinstance(axes, utils.int_types):
             axes = (axes,)
+        _check_axes_in_range(self, axes, tuple(int(a) for a in axes))
         self.axes = tuple(int(a) % ndim for a in axes)
         if not self.axes:
             raise ValueError(

@@ -258,9 +258,11 @@ class InverseLayer(MergeLayer):
 
     def __init__(self, incoming, layer, **kwargs):
         if getattr(layer, "input_layer", None) is None:
+            name = kwargs.get("name")
             raise ValueError(
-                f"InverseLayer: `layer` must be a single-input layer built "
-                f"from another layer, got {layer!r}.")
+                f"InverseLayer{f' {name!r}' if name else ''}: `layer` must be "
+                f"a single-input layer built from another layer, got "
+                f"{layer!r}.")
         super().__init__([incoming, layer, layer.input_layer], **kwargs)
 
     def get_output_shape_for(self, input_shapes):
