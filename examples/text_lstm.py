@@ -71,7 +71,7 @@ def windows(codes, seq_len, batch_size, rng=None):
         yield codes[idx], codes[idx + 1]
 
 
-def build_network(vocab_size, num_units=256, num_layers=2, embedding=32,
+def build_network(vocab_size, num_units=128, num_layers=2, embedding=32,
                   input_var=None, grad_clipping=5.0):
     """Characters (batch, time) -> next-character probabilities
     (batch, time, vocab_size)."""
@@ -135,8 +135,8 @@ def mean_loss(loss_fn, codes, seq_len, batch_size):
     return float(np.mean(losses)) if losses else float("nan")
 
 
-def main(num_epochs=20, steps_per_epoch=None, text_path=None, text_size=None,
-         seq_len=100, batch_size=32, num_units=256, num_layers=2,
+def main(num_epochs=10, steps_per_epoch=None, text_path=None, text_size=None,
+         seq_len=100, batch_size=32, num_units=128, num_layers=2,
          learning_rate=2e-3, temperature=0.6, sample_length=300, seed=0,
          plot=None, verbose=True):
     """Train, printing per-epoch figures and samples; return the history,
@@ -210,7 +210,7 @@ SMOKE = dict(num_epochs=2, steps_per_epoch=60, text_size=60000, seq_len=50,
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--steps", type=int, default=None,
                         help="at most this many training steps per epoch")
     parser.add_argument("--text", metavar="FILE", default=None,
@@ -220,7 +220,7 @@ if __name__ == "__main__":
                         help="use only the first N characters")
     parser.add_argument("--seq-len", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--num-units", type=int, default=256)
+    parser.add_argument("--num-units", type=int, default=128)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--temperature", type=float, default=0.6)
