@@ -80,7 +80,7 @@ def main():
     args = parser.parse_args()
     if args.cold:
         from lasagne.ops import _pool_numba
-        _pool_numba._KERNEL_VERSION = f"cold-{time.time()}"
+        _pool_numba._KERNEL_VERSION = time.time_ns()
     import torch
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
