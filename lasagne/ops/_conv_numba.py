@@ -1,134 +1,147 @@
-"""Numba kernels of the convolution Ops: im2col feeding one BLAS GEMM.
+"""Numba kernels of the convolution Ops: im2col (im2row) feeding BLAS GEMMs.
 
 Every 1-d or 2-d problem is lifted to 3-d by adding leading spatial axes of
-size 1, so a single set of generic kernels (compiled once per dtype) serves
-all ranks. Per batch chunk and group:
+size 1, so one set of generic kernels (compiled once per dtype) serves all
+ranks. The batch is split into one *lane* per Numba thread; each lane runs
+single-threaded BLAS (see :mod:`lasagne.ops._blas_threads`) on chunks of its
+samples, so Numba's and OpenBLAS's thread pools never compete for cores:
 
-* forward: ``im2col`` (parallel over samples), ``Y = W @ cols`` (one GEMM),
-  scatter ``Y`` into the ``(batch, channels, positions)`` output;
-* filter gradient: ``im2col``, gather ``dY``, ``dW += dY @ cols.T``;
-* input gradient: gather ``dY``, ``dcols = W.T @ dY``, ``col2im``
-  (parallel over samples, so the scatter-adds never race).
+* forward: ``im2row`` -> ``Y = rows @ W.T`` (GEMM) -> scatter into
+  ``(batch, channels, positions)``;
+* filter gradient: ``im2row``, gather ``dY``, ``dW += dY @ rows``; lanes
+  accumulate privately and are summed at the end;
+* input gradient: gather ``dY``, ``rows = dY @ W``, ``row2im`` (lanes own
+  disjoint samples, so the scatter-adds never race).
 
-Batch chunks keep the column buffer near :data:`CHUNK_ELEMENTS` elements:
-large enough for BLAS to run at full speed, small enough to stay cheap.
+All GEMM operands are C-contiguous (Numba's ``np.dot`` is slow on
+transposed views). Chunks keep the row buffer near :data:`CHUNK_ELEMENTS`.
 """
+import hashlib
+
 import numpy as np
-from numba import prange
+from numba import get_num_threads, prange
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
+from ._blas_threads import __file__ as _blas_threads_file
+from ._blas_threads import blas_threads_local as _blas_threads_local
 from .conv import Conv, ConvGradFilters, ConvGradInput
 
 #: Target size (in elements) of the im2col buffer of one batch chunk.
 CHUNK_ELEMENTS = 1 << 22
 
 
-def _valid_range(size, out, s, offset):
-    """Output positions ``o`` with ``0 <= o * s + offset < size``."""
-    if offset >= 0:
-        lo = 0
-    else:
-        lo = (-offset + s - 1) // s
-    last = size - 1 - offset
-    if last < 0:
-        hi = 0
-    else:
-        hi = last // s + 1
-    if hi > out:
-        hi = out
-    if hi < lo:
-        hi = lo
-    return lo, hi
+def _source_version():
+    """A number that changes with the kernels' source: PyTensor's on-disk
+    Numba cache is keyed on the Op and its props only, so this salt keeps
+    a cached kernel from outliving an edit of this file."""
+    digest = hashlib.sha256()
+    for module in (__file__, _blas_threads_file):
+        with open(module, "rb") as f:
+            digest.update(f.read())
+    return int(digest.hexdigest()[:8], 16)
 
 
-_valid_range = numba_njit(inline="always")(_valid_range)
 
-
-@numba_njit(parallel=True)
-def _im2col(x, b0, n, c0, cg, ksize, stride, dil, pad, oshape, col):
-    """col[(c, kd, kh, kw), (b, od, oh, ow)] = xpad[b0 + b, c0 + c, ...]."""
+@numba_njit
+def _im2row(x, b0, n, c0, cg, ksize, stride, dil, pad, oshape, rows):
+    """rows[(b, od, oh, ow), (c, kd, kh, kw)] = xpad[b0 + b, c0 + c, ...]."""
     D, H, W = x.shape[2], x.shape[3], x.shape[4]
     KD, KH, KW = ksize
     OD, OH, OW = oshape
     P = OD * OH * OW
-    for bi in prange(n):
+    for bi in range(n):
         b = b0 + bi
-        for c in range(cg):
-            for kd in range(KD):
-                for kh in range(KH):
-                    for kw in range(KW):
-                        row = ((c * KD + kd) * KH + kh) * KW + kw
-                        off_w = kw * dil[2] - pad[2]
-                        lo, hi = _valid_range(W, OW, stride[2], off_w)
-                        for od in range(OD):
+        for od in range(OD):
+            for oh in range(OH):
+                for ow in range(OW):
+                    r = bi * P + (od * OH + oh) * OW + ow
+                    i_w0 = ow * stride[2] - pad[2]
+                    for c in range(cg):
+                        for kd in range(KD):
                             i_d = od * stride[0] + kd * dil[0] - pad[0]
-                            for oh in range(OH):
+                            for kh in range(KH):
                                 i_h = oh * stride[1] + kh * dil[1] - pad[1]
-                                base = bi * P + (od * OH + oh) * OW
+                                k0 = ((c * KD + kd) * KH + kh) * KW
                                 if i_d < 0 or i_d >= D or i_h < 0 or i_h >= H:
-                                    for ow in range(OW):
-                                        col[row, base + ow] = 0
+                                    for kw in range(KW):
+                                        rows[r, k0 + kw] = 0
                                     continue
-                                for ow in range(lo):
-                                    col[row, base + ow] = 0
-                                for ow in range(lo, hi):
-                                    col[row, base + ow] = x[
-                                        b, c0 + c, i_d, i_h,
-                                        ow * stride[2] + off_w]
-                                for ow in range(hi, OW):
-                                    col[row, base + ow] = 0
+                                for kw in range(KW):
+                                    i_w = i_w0 + kw * dil[2]
+                                    if i_w >= 0 and i_w < W:
+                                        rows[r, k0 + kw] = x[b, c0 + c, i_d,
+                                                             i_h, i_w]
+                                    else:
+                                        rows[r, k0 + kw] = 0
 
 
-@numba_njit(parallel=True)
-def _col2im(col, dx, b0, n, c0, cg, ksize, stride, dil, pad, oshape):
-    """The adjoint of :func:`_im2col`: scatter-add columns into ``dx``."""
+@numba_njit
+def _row2im(rows, dx, b0, n, c0, cg, ksize, stride, dil, pad, oshape):
+    """The adjoint of :func:`_im2row`: scatter-add rows into ``dx``."""
     D, H, W = dx.shape[2], dx.shape[3], dx.shape[4]
     KD, KH, KW = ksize
     OD, OH, OW = oshape
     P = OD * OH * OW
-    for bi in prange(n):
+    for bi in range(n):
         b = b0 + bi
-        for c in range(cg):
-            for kd in range(KD):
-                for kh in range(KH):
-                    for kw in range(KW):
-                        row = ((c * KD + kd) * KH + kh) * KW + kw
-                        off_w = kw * dil[2] - pad[2]
-                        lo, hi = _valid_range(W, OW, stride[2], off_w)
-                        for od in range(OD):
+        for od in range(OD):
+            for oh in range(OH):
+                for ow in range(OW):
+                    r = bi * P + (od * OH + oh) * OW + ow
+                    i_w0 = ow * stride[2] - pad[2]
+                    for c in range(cg):
+                        for kd in range(KD):
                             i_d = od * stride[0] + kd * dil[0] - pad[0]
                             if i_d < 0 or i_d >= D:
                                 continue
-                            for oh in range(OH):
+                            for kh in range(KH):
                                 i_h = oh * stride[1] + kh * dil[1] - pad[1]
                                 if i_h < 0 or i_h >= H:
                                     continue
-                                base = bi * P + (od * OH + oh) * OW
-                                for ow in range(lo, hi):
-                                    dx[b, c0 + c, i_d, i_h,
-                                       ow * stride[2] + off_w] += col[
-                                        row, base + ow]
+                                k0 = ((c * KD + kd) * KH + kh) * KW
+                                for kw in range(KW):
+                                    i_w = i_w0 + kw * dil[2]
+                                    if i_w >= 0 and i_w < W:
+                                        dx[b, c0 + c, i_d, i_h, i_w] += rows[
+                                            r, k0 + kw]
 
 
-@numba_njit(parallel=True)
-def _scatter(out, y, b0, n, f0, fg):
-    """y[b0 + b, f0 + f, p] = out[f, b * P + p]."""
+@numba_njit
+def _scatter_rows(out, y, b0, n, f0, fg):
+    """y[b0 + b, f0 + f, p] = out[b * P + p, f]."""
     P = y.shape[2]
-    for bi in prange(n):
-        for f in range(fg):
-            for p in range(P):
-                y[b0 + bi, f0 + f, p] = out[f, bi * P + p]
+    for bi in range(n):
+        for p in range(P):
+            for f in range(fg):
+                y[b0 + bi, f0 + f, p] = out[bi * P + p, f]
 
 
-@numba_njit(parallel=True)
+@numba_njit
 def _gather(gy, b0, n, f0, fg, out):
     """out[f, b * P + p] = gy[b0 + b, f0 + f, p]."""
     P = gy.shape[2]
-    for bi in prange(n):
+    for bi in range(n):
         for f in range(fg):
             for p in range(P):
                 out[f, bi * P + p] = gy[b0 + bi, f0 + f, p]
+
+
+@numba_njit
+def _gather_rows(gy, b0, n, f0, fg, out):
+    """out[b * P + p, f] = gy[b0 + b, f0 + f, p]."""
+    P = gy.shape[2]
+    for bi in range(n):
+        for p in range(P):
+            for f in range(fg):
+                out[bi * P + p, f] = gy[b0 + bi, f0 + f, p]
+
+
+@numba_njit
+def _lanes(batch):
+    """(number of lanes, samples per lane): one lane per Numba thread."""
+    lanes = min(batch, get_num_threads())
+    return lanes, (batch + lanes - 1) // lanes
 
 
 @numba_njit
@@ -137,7 +150,7 @@ def _chunk(batch, per_sample):
     return max(1, min(batch, n))
 
 
-@numba_njit
+@numba_njit(parallel=True)
 def _forward(x, w, stride, dil, pad, oshape, groups):
     B, C = x.shape[0], x.shape[1]
     F, cg = w.shape[0], w.shape[1]
@@ -152,21 +165,29 @@ def _forward(x, w, stride, dil, pad, oshape, groups):
                          "is smaller than the dilated kernel")
     fg = F // groups
     kg = cg * ksize[0] * ksize[1] * ksize[2]
-    w3 = w.reshape((groups, fg, kg))
+    # (groups, K, Fg): each group's filters transposed, C-contiguous
+    wt = np.ascontiguousarray(w.reshape((groups, fg, kg)).transpose(0, 2, 1))
     y = np.empty((B, F, P), dtype=x.dtype)
-    nb = _chunk(B, kg * P)
-    for b0 in range(0, B, nb):
-        n = min(nb, B - b0)
-        col = np.empty((kg, n * P), dtype=x.dtype)
-        for g in range(groups):
-            _im2col(x, b0, n, g * cg, cg, ksize, stride, dil, pad, oshape,
-                    col)
-            out = np.dot(w3[g], col)
-            _scatter(out, y, b0, n, g * fg, fg)
+    lanes, per_lane = _lanes(B)
+    nb = _chunk(per_lane, kg * P)
+    for lane in prange(lanes):
+        saved = _blas_threads_local(1)
+        start, stop = lane * per_lane, min(B, (lane + 1) * per_lane)
+        rows = np.empty((nb * P, kg), dtype=x.dtype)
+        for b0 in range(start, stop, nb):
+            n = min(nb, stop - b0)
+            if n < nb:
+                rows = np.empty((n * P, kg), dtype=x.dtype)
+            for g in range(groups):
+                _im2row(x, b0, n, g * cg, cg, ksize, stride, dil, pad,
+                        oshape, rows)
+                out = np.dot(rows, wt[g])
+                _scatter_rows(out, y, b0, n, g * fg, fg)
+        _blas_threads_local(saved)
     return y
 
 
-@numba_njit
+@numba_njit(parallel=True)
 def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
     B, C = x.shape[0], x.shape[1]
     F = gy.shape[1]
@@ -177,21 +198,30 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
     cg, fg = C // groups, F // groups
     kg = cg * ksize[0] * ksize[1] * ksize[2]
     gy3 = gy.reshape((B, F, P))
-    dw = np.zeros((groups, fg, kg), dtype=x.dtype)
-    nb = _chunk(B, kg * P)
-    for b0 in range(0, B, nb):
-        n = min(nb, B - b0)
-        col = np.empty((kg, n * P), dtype=x.dtype)
-        dyt = np.empty((fg, n * P), dtype=x.dtype)
-        for g in range(groups):
-            _im2col(x, b0, n, g * cg, cg, ksize, stride, dil, pad, oshape,
-                    col)
-            _gather(gy3, b0, n, g * fg, fg, dyt)
-            dw[g] += np.dot(dyt, col.T)
+    lanes, per_lane = _lanes(B)
+    nb = _chunk(per_lane, kg * P)
+    partial = np.zeros((lanes, groups, fg, kg), dtype=x.dtype)
+    for lane in prange(lanes):
+        saved = _blas_threads_local(1)
+        start, stop = lane * per_lane, min(B, (lane + 1) * per_lane)
+        rows = np.empty((nb * P, kg), dtype=x.dtype)
+        dyt = np.empty((fg, nb * P), dtype=x.dtype)
+        for b0 in range(start, stop, nb):
+            n = min(nb, stop - b0)
+            if n < nb:
+                rows = np.empty((n * P, kg), dtype=x.dtype)
+                dyt = np.empty((fg, n * P), dtype=x.dtype)
+            for g in range(groups):
+                _im2row(x, b0, n, g * cg, cg, ksize, stride, dil, pad,
+                        oshape, rows)
+                _gather(gy3, b0, n, g * fg, fg, dyt)
+                partial[lane, g] += np.dot(dyt, rows)
+        _blas_threads_local(saved)
+    dw = partial.sum(axis=0)
     return dw.reshape((F, cg, ksize[0], ksize[1], ksize[2]))
 
 
-@numba_njit
+@numba_njit(parallel=True)
 def _grad_input(w, gy, in_shape, stride, dil, pad, groups):
     B, F = gy.shape[0], gy.shape[1]
     cg = w.shape[1]
@@ -203,19 +233,26 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups):
     P = oshape[0] * oshape[1] * oshape[2]
     fg = F // groups
     kg = cg * ksize[0] * ksize[1] * ksize[2]
-    w3 = w.reshape((groups, fg, kg))
+    w3 = np.ascontiguousarray(w).reshape((groups, fg, kg))
     gy3 = gy.reshape((B, F, P))
     dx = np.zeros((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
                   dtype=gy.dtype)
-    nb = _chunk(B, kg * P)
-    for b0 in range(0, B, nb):
-        n = min(nb, B - b0)
-        dyt = np.empty((fg, n * P), dtype=gy.dtype)
-        for g in range(groups):
-            _gather(gy3, b0, n, g * fg, fg, dyt)
-            dcol = np.dot(w3[g].T, dyt)
-            _col2im(dcol, dx, b0, n, g * cg, cg, ksize, stride, dil, pad,
-                    oshape)
+    lanes, per_lane = _lanes(B)
+    nb = _chunk(per_lane, kg * P)
+    for lane in prange(lanes):
+        saved = _blas_threads_local(1)
+        start, stop = lane * per_lane, min(B, (lane + 1) * per_lane)
+        dyt = np.empty((nb * P, fg), dtype=gy.dtype)
+        for b0 in range(start, stop, nb):
+            n = min(nb, stop - b0)
+            if n < nb:
+                dyt = np.empty((n * P, fg), dtype=gy.dtype)
+            for g in range(groups):
+                _gather_rows(gy3, b0, n, g * fg, fg, dyt)
+                rows = np.dot(dyt, w3[g])
+                _row2im(rows, dx, b0, n, g * cg, cg, ksize, stride, dil, pad,
+                        oshape)
+        _blas_threads_local(saved)
     return dx
 
 
@@ -269,6 +306,7 @@ def _vec3(v):
     return (int(v[0]), int(v[1]), int(v[2]))
 
 
+_VERSION = _source_version()
 _LIFT = {1: _lift1, 2: _lift2, 3: _lift3}
 _DROP = {1: _drop1, 2: _drop2, 3: _drop3}
 _VEC = {1: _vec1, 2: _vec2, 3: _vec3}
@@ -309,7 +347,7 @@ def numba_funcify_Conv(op, node, **kwargs):
         return drop(y.reshape((y.shape[0], y.shape[1], oshape[0], oshape[1],
                                oshape[2])))
 
-    return conv_forward
+    return conv_forward, _VERSION
 
 
 @register_funcify_default_op_cache_key(ConvGradFilters)
@@ -326,7 +364,7 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
             dw = _flip(dw)
         return drop(dw)
 
-    return conv_grad_filters
+    return conv_grad_filters, _VERSION
 
 
 @register_funcify_default_op_cache_key(ConvGradInput)
@@ -343,4 +381,4 @@ def numba_funcify_ConvGradInput(op, node, **kwargs):
         return drop(_grad_input(w5, lift(gy), vec(input_shape), stride, dil,
                                 pad, groups))
 
-    return conv_grad_input
+    return conv_grad_input, _VERSION
