@@ -2,15 +2,16 @@
 
 Every 1-d or 2-d problem is lifted to 3-d by adding leading spatial axes of
 size 1, so one set of generic kernels (compiled once per dtype) serves all
-ranks. The batch is split into one *lane* per Numba thread; each lane runs
-single-threaded BLAS (see :mod:`lasagne.ops._blas_threads`) on chunks of its
-samples, so Numba's and OpenBLAS's thread pools never compete for cores:
+ranks. The batch is cut into chunks (at least :data:`MIN_CHUNKS`) that
+Numba's threads share; each chunk calls BLAS single-threaded (see
+:mod:`lasagne.ops._blas_threads`), so Numba's and OpenBLAS's thread pools
+never compete for the cores:
 
 * forward: ``im2row`` -> ``Y = rows @ W.T`` (GEMM) -> scatter into
   ``(batch, channels, positions)``;
-* filter gradient: ``im2row``, gather ``dY``, ``dW += dY @ rows``; lanes
-  accumulate privately and are summed at the end;
-* input gradient: gather ``dY``, ``rows = dY @ W``, ``row2im`` (lanes own
+* filter gradient: ``im2row``, gather ``dY``, ``dW_chunk = dY @ rows``; the
+  chunks' partial sums are added at the end;
+* input gradient: gather ``dY``, ``rows = dY @ W``, ``row2im`` (chunks own
   disjoint samples, so the scatter-adds never race).
 
 All GEMM operands are C-contiguous (Numba's ``np.dot`` is slow on
@@ -19,7 +20,7 @@ transposed views). Chunks keep the row buffer near :data:`CHUNK_ELEMENTS`.
 import hashlib
 
 import numpy as np
-from numba import get_num_threads, prange
+from numba import prange
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
@@ -137,20 +138,21 @@ def _gather_rows(gy, b0, n, f0, fg, out):
                 out[bi * P + p, f] = gy[b0 + bi, f0 + f, p]
 
 
-@numba_njit
-def _lanes(batch):
-    """(number of lanes, samples per lane): one lane per Numba thread."""
-    lanes = min(batch, get_num_threads())
-    return lanes, (batch + lanes - 1) // lanes
+#: The batch is split into at least this many chunks (or one per sample),
+#: so that Numba's threads share the work evenly.
+MIN_CHUNKS = 16
 
 
 @numba_njit
-def _chunk(batch, per_sample):
-    n = CHUNK_ELEMENTS // max(per_sample, 1)
-    return max(1, min(batch, n))
+def _chunks(batch, per_sample):
+    """(number of chunks, samples per chunk) for a batch."""
+    n = min(CHUNK_ELEMENTS // max(per_sample, 1),
+            (batch + MIN_CHUNKS - 1) // MIN_CHUNKS)
+    n = max(1, n)
+    return (batch + n - 1) // n, n
 
 
-@numba_njit(parallel=True)
+@numba_njit(parallel=True, cache=True)
 def _forward(x, w, stride, dil, pad, oshape, groups):
     B, C = x.shape[0], x.shape[1]
     F, cg = w.shape[0], w.shape[1]
@@ -168,26 +170,22 @@ def _forward(x, w, stride, dil, pad, oshape, groups):
     # (groups, K, Fg): each group's filters transposed, C-contiguous
     wt = np.ascontiguousarray(w.reshape((groups, fg, kg)).transpose(0, 2, 1))
     y = np.empty((B, F, P), dtype=x.dtype)
-    lanes, per_lane = _lanes(B)
-    nb = _chunk(per_lane, kg * P)
-    for lane in prange(lanes):
+    chunks, nb = _chunks(B, kg * P)
+    for chunk in prange(chunks):
         saved = _blas_threads_local(1)
-        start, stop = lane * per_lane, min(B, (lane + 1) * per_lane)
-        rows = np.empty((nb * P, kg), dtype=x.dtype)
-        for b0 in range(start, stop, nb):
-            n = min(nb, stop - b0)
-            if n < nb:
-                rows = np.empty((n * P, kg), dtype=x.dtype)
-            for g in range(groups):
-                _im2row(x, b0, n, g * cg, cg, ksize, stride, dil, pad,
-                        oshape, rows)
-                out = np.dot(rows, wt[g])
-                _scatter_rows(out, y, b0, n, g * fg, fg)
+        b0 = chunk * nb
+        n = min(nb, B - b0)
+        rows = np.empty((n * P, kg), dtype=x.dtype)
+        for g in range(groups):
+            _im2row(x, b0, n, g * cg, cg, ksize, stride, dil, pad, oshape,
+                    rows)
+            out = np.dot(rows, wt[g])
+            _scatter_rows(out, y, b0, n, g * fg, fg)
         _blas_threads_local(saved)
     return y
 
 
-@numba_njit(parallel=True)
+@numba_njit(parallel=True, cache=True)
 def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
     B, C = x.shape[0], x.shape[1]
     F = gy.shape[1]
@@ -198,30 +196,25 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
     cg, fg = C // groups, F // groups
     kg = cg * ksize[0] * ksize[1] * ksize[2]
     gy3 = gy.reshape((B, F, P))
-    lanes, per_lane = _lanes(B)
-    nb = _chunk(per_lane, kg * P)
-    partial = np.zeros((lanes, groups, fg, kg), dtype=x.dtype)
-    for lane in prange(lanes):
+    chunks, nb = _chunks(B, kg * P)
+    partial = np.empty((chunks, groups, fg, kg), dtype=x.dtype)
+    for chunk in prange(chunks):
         saved = _blas_threads_local(1)
-        start, stop = lane * per_lane, min(B, (lane + 1) * per_lane)
-        rows = np.empty((nb * P, kg), dtype=x.dtype)
-        dyt = np.empty((fg, nb * P), dtype=x.dtype)
-        for b0 in range(start, stop, nb):
-            n = min(nb, stop - b0)
-            if n < nb:
-                rows = np.empty((n * P, kg), dtype=x.dtype)
-                dyt = np.empty((fg, n * P), dtype=x.dtype)
-            for g in range(groups):
-                _im2row(x, b0, n, g * cg, cg, ksize, stride, dil, pad,
-                        oshape, rows)
-                _gather(gy3, b0, n, g * fg, fg, dyt)
-                partial[lane, g] += np.dot(dyt, rows)
+        b0 = chunk * nb
+        n = min(nb, B - b0)
+        rows = np.empty((n * P, kg), dtype=x.dtype)
+        dyt = np.empty((fg, n * P), dtype=x.dtype)
+        for g in range(groups):
+            _im2row(x, b0, n, g * cg, cg, ksize, stride, dil, pad, oshape,
+                    rows)
+            _gather(gy3, b0, n, g * fg, fg, dyt)
+            partial[chunk, g] = np.dot(dyt, rows)
         _blas_threads_local(saved)
     dw = partial.sum(axis=0)
     return dw.reshape((F, cg, ksize[0], ksize[1], ksize[2]))
 
 
-@numba_njit(parallel=True)
+@numba_njit(parallel=True, cache=True)
 def _grad_input(w, gy, in_shape, stride, dil, pad, groups):
     B, F = gy.shape[0], gy.shape[1]
     cg = w.shape[1]
@@ -237,21 +230,17 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups):
     gy3 = gy.reshape((B, F, P))
     dx = np.zeros((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
                   dtype=gy.dtype)
-    lanes, per_lane = _lanes(B)
-    nb = _chunk(per_lane, kg * P)
-    for lane in prange(lanes):
+    chunks, nb = _chunks(B, kg * P)
+    for chunk in prange(chunks):
         saved = _blas_threads_local(1)
-        start, stop = lane * per_lane, min(B, (lane + 1) * per_lane)
-        dyt = np.empty((nb * P, fg), dtype=gy.dtype)
-        for b0 in range(start, stop, nb):
-            n = min(nb, stop - b0)
-            if n < nb:
-                dyt = np.empty((n * P, fg), dtype=gy.dtype)
-            for g in range(groups):
-                _gather_rows(gy3, b0, n, g * fg, fg, dyt)
-                rows = np.dot(dyt, w3[g])
-                _row2im(rows, dx, b0, n, g * cg, cg, ksize, stride, dil, pad,
-                        oshape)
+        b0 = chunk * nb
+        n = min(nb, B - b0)
+        dyt = np.empty((n * P, fg), dtype=gy.dtype)
+        for g in range(groups):
+            _gather_rows(gy3, b0, n, g * fg, fg, dyt)
+            rows = np.dot(dyt, w3[g])
+            _row2im(rows, dx, b0, n, g * cg, cg, ksize, stride, dil, pad,
+                    oshape)
         _blas_threads_local(saved)
     return dx
 
