@@ -1,2 +1,222 @@
-"""PLACEHOLDER: written under issue #3 (helper branch core-modules)."""
-__all__ = []
+"""Nonlinearities (activation functions).
+
+Every function takes a PyTensor expression and returns one, so they work on
+layer outputs and on any plain expression alike. Numeric constants are cast
+to the input's float dtype: a float32 graph stays float32 whatever
+``pytensor.config.floatX`` says.
+"""
+import numbers
+
+import numpy as np
+import pytensor.tensor as pt
+
+__all__ = [
+    "sigmoid", "softmax", "tanh", "ScaledTanH", "ScaledTanh", "rectify",
+    "LeakyRectify", "leaky_rectify", "very_leaky_rectify", "elu", "SELU",
+    "selu", "softplus", "linear", "identity",
+]
+
+
+def _like(value, x):
+    """`value` as a constant of `x`'s float dtype (numbers only; symbolic
+    values are used as given)."""
+    if isinstance(value, (numbers.Number, np.number)) and x.dtype.startswith("float"):
+        return pt.constant(np.asarray(value, dtype=x.dtype))
+    return value
+
+
+def sigmoid(x):
+    """Logistic sigmoid, ``1 / (1 + exp(-x))``, elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sigmoid(np.array([0.0])).eval()
+    array([0.5])
+    """
+    return pt.sigmoid(x)
+
+
+def softmax(x):
+    """Softmax over the last axis (the rows of a matrix):
+    ``exp(x) / sum(exp(x))`` computed as ``exp(x - max(x))`` normalised, so
+    large inputs do not overflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> softmax(np.array([[0.0, 0.0], [1000.0, 1000.0]])).eval()
+    array([[0.5, 0.5],
+           [0.5, 0.5]])
+    """
+    return pt.special.softmax(pt.as_tensor_variable(x), axis=-1)
+
+
+def tanh(x):
+    """Hyperbolic tangent, elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> tanh(np.array([0.0])).eval()
+    array([0.])
+    """
+    return pt.tanh(x)
+
+
+class ScaledTanH:
+    """Scaled hyperbolic tangent, ``scale_out * tanh(scale_in * x)``.
+
+    Parameters
+    ----------
+    scale_in : float or scalar expression
+        Scales the input.
+    scale_out : float or scalar expression
+        Scales the output.
+
+    Notes
+    -----
+    LeCun et al. ("Efficient BackProp", 1998) recommend
+    ``scale_in=2/3`` and ``scale_out=1.7159``, so that unit-variance inputs
+    give outputs of about unit variance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ScaledTanH(scale_in=0.5, scale_out=2)(np.array([0.0, 100.0])).eval()
+    array([0., 2.])
+    """
+
+    def __init__(self, scale_in=1, scale_out=1):
+        self.scale_in = scale_in
+        self.scale_out = scale_out
+
+    def __call__(self, x):
+        x = pt.as_tensor_variable(x)
+        return _like(self.scale_out, x) * pt.tanh(_like(self.scale_in, x) * x)
+
+
+ScaledTanh = ScaledTanH
+
+
+def rectify(x):
+    """Rectified linear unit, ``max(x, 0)``, elementwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rectify(np.array([-1.0, 2.0])).eval()
+    array([0., 2.])
+    """
+    x = pt.as_tensor_variable(x)
+    return pt.maximum(x, _like(0, x))
+
+
+class LeakyRectify:
+    """Leaky rectifier, ``x`` for ``x > 0`` and ``leakiness * x`` otherwise.
+
+    Parameters
+    ----------
+    leakiness : float or scalar expression
+        Slope for negative inputs. Any value works; 0 gives :func:`rectify`
+        and 1 gives :func:`linear`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> LeakyRectify(0.1)(np.array([-2.0, 3.0])).eval()
+    array([-0.2,  3. ])
+    """
+
+    def __init__(self, leakiness=0.01):
+        self.leakiness = leakiness
+
+    def __call__(self, x):
+        x = pt.as_tensor_variable(x)
+        # a switch, not max(x, leakiness * x): right for any leakiness, also
+        # above 1, with the gradient `leakiness` at exactly 0
+        return pt.switch(x > _like(0, x), x, _like(self.leakiness, x) * x)
+
+
+leaky_rectify = LeakyRectify()
+very_leaky_rectify = LeakyRectify(1.0 / 3)
+
+
+def elu(x):
+    """Exponential linear unit: ``x`` for ``x > 0``, ``exp(x) - 1``
+    otherwise (Clevert et al., 2015).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> elu(np.array([0.0, 1.0])).eval()
+    array([0., 1.])
+    """
+    x = pt.as_tensor_variable(x)
+    zero = _like(0, x)
+    # expm1 only sees non-positive values: no inf whose zero gradient would
+    # turn into nan in the unused switch branch
+    return pt.switch(x > zero, x, pt.expm1(pt.minimum(x, zero)))
+
+
+class SELU:
+    """Scaled exponential linear unit (Klambauer et al., 2017):
+    ``scale * x`` for ``x > 0`` and ``scale * scale_neg * (exp(x) - 1)``
+    otherwise.
+
+    Parameters
+    ----------
+    scale : float or scalar expression
+        Scale of the whole output.
+    scale_neg : float or scalar expression
+        Extra scale of the negative part.
+
+    See Also
+    --------
+    selu : the instance with the self-normalising constants.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> SELU(scale=2, scale_neg=3)(np.array([1.0])).eval()
+    array([2.])
+    """
+
+    def __init__(self, scale=1, scale_neg=1):
+        self.scale = scale
+        self.scale_neg = scale_neg
+
+    def __call__(self, x):
+        x = pt.as_tensor_variable(x)
+        zero = _like(0, x)
+        negative = _like(self.scale_neg, x) * pt.expm1(pt.minimum(x, zero))
+        return _like(self.scale, x) * pt.switch(x > zero, x, negative)
+
+
+selu = SELU(scale=1.0507009873554805, scale_neg=1.6732632423543772)
+
+
+def softplus(x):
+    """Softplus, ``log(1 + exp(x))``, computed without overflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> softplus(np.array([0.0, 1000.0])).eval()
+    array([6.93147181e-01, 1.00000000e+03])
+    """
+    return pt.softplus(x)
+
+
+def linear(x):
+    """Identity: returns `x` unchanged.
+
+    Examples
+    --------
+    >>> linear(3)
+    3
+    """
+    return x
+
+
+identity = linear

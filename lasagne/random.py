@@ -61,11 +61,6 @@ def shared_generator(seed=None, name=None):
 def advance_on_use(rng, next_rng):
     """Make every compiled function that draws from the shared generator
     `rng` store `next_rng` back into it, as Lasagne users expect of noise
-    layers (no ``updates`` to pass by hand).
-
-    PyTensor 3 still applies a shared variable's default update, but warns
-    when the public ``default_update`` setter is used; the value is set
-    directly so that users see no deprecation warning.
-    """
-    rng._default_update = rng.type.filter_variable(next_rng, allow_convert=True)
-    return rng
+    layers (no ``updates`` to pass by hand)."""
+    from .utils import set_default_update
+    return set_default_update(rng, next_rng)

@@ -8,7 +8,6 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant, Variable
-from pytensor.graph.traversal import graph_inputs
 
 __all__ = [
     "int_types", "floatX", "shared_empty", "as_theano_expression",
@@ -62,7 +61,7 @@ def as_theano_expression(input):
         return input
     try:
         return pt.as_tensor_variable(input)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, NotImplementedError) as exc:
         raise TypeError(
             f"Input of type {type(input).__name__} is not a PyTensor expression "
             f"and cannot be converted to one ({exc}). Pass a PyTensor variable, "
@@ -85,8 +84,21 @@ def collect_shared_vars(expressions):
     """
     if isinstance(expressions, Variable):
         expressions = [expressions]
-    return [v for v in graph_inputs(list(expressions))
-            if isinstance(v, SharedVariable)]
+    found, seen = [], set()
+    for expression in expressions:
+        # iterative pre-order walk, inputs in order: the first shared
+        # variable met comes first, as users expect from get_all_params
+        stack = [expression]
+        while stack:
+            var = stack.pop()
+            if var in seen:
+                continue
+            seen.add(var)
+            if isinstance(var, SharedVariable):
+                found.append(var)
+            elif var.owner is not None:
+                stack.extend(reversed(var.owner.inputs))
+    return found
 
 
 def one_hot(x, m=None):
@@ -334,6 +346,45 @@ def create_param(spec, shape, name=None):
 
 def _named(name):
     return f" '{name}'" if name else ""
+
+
+def static_shape(x):
+    """The shape of `x` as a tuple mixing Python ints (sizes known from its
+    static type) and symbolic scalars (the rest). Building graphs from it
+    keeps sizes static where they can be, which backends such as JAX need.
+    """
+    return tuple(s if s is not None else x.shape[i]
+                 for i, s in enumerate(x.type.shape))
+
+
+def _eval_shape(expression):
+    """Evaluate the shape of a constant expression, compiled cheaply: used
+    to infer output shapes at graph construction time."""
+    fn = pytensor.function([], expression.shape, mode="FAST_COMPILE")
+    return tuple(int(d) for d in fn())
+
+
+def set_default_update(shared_var, update):
+    """Make every compiled function that uses `shared_var` store `update`
+    into it (unless the function's own ``updates`` say otherwise).
+
+    This is how noise layers advance their generators and batch
+    normalization updates its running averages without the user passing
+    updates. PyTensor 3 still applies such default updates but warns when
+    its public ``default_update`` setter is used, so the value is set
+    directly; no warning reaches the user.
+    """
+    update = shared_var.type.filter_variable(update, allow_convert=True)
+    if update.type != shared_var.type:
+        # PyTensor wants exactly the shared variable's type for default
+        # updates; an update with a more specific static shape (computed
+        # from inputs of declared sizes) is loosened by a free view: a
+        # slice whose bounds are the shared variable's symbolic sizes.
+        update = update[tuple(slice(0, shared_var.shape[i])
+                              for i in range(shared_var.ndim))]
+        update = shared_var.type.filter_variable(update, allow_convert=False)
+    shared_var._default_update = update
+    return shared_var
 
 
 def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps,

@@ -95,3 +95,41 @@ def symbolic_like(shape, name="x", dtype=None):
     """A tensor variable with the given number of dimensions."""
     return pt.tensor(name=name, dtype=dtype or pytensor.config.floatX,
                      shape=(None,) * len(shape))
+
+
+def check_layer(layer, input_values, reference=None, backends=False,
+                rtol=None, atol=None, **get_output_kwargs):
+    """Check a layer's contract and return its output (numpy).
+
+    * the output computed for `input_values` (a dict InputLayer -> array, or
+      one array for a single-input graph) has the declared
+      ``layer.output_shape`` on every known dimension, and the shape
+      ``get_output_shape`` gives for the concrete input shapes (``None``
+      there meaning "not known in advance");
+    * it equals `reference` when given;
+    * with ``backends=True``, Numba, C and JAX compute the same numbers.
+    """
+    from lasagne.layers import InputLayer, get_all_layers, get_output, get_output_shape
+    inputs = [l for l in get_all_layers(layer) if isinstance(l, InputLayer)]
+    if not isinstance(input_values, dict):
+        assert len(inputs) == 1, "several inputs: pass a dict"
+        input_values = {inputs[0]: input_values}
+    variables = [l.input_var for l in input_values]
+    values = list(input_values.values())
+    output = get_output(layer, **get_output_kwargs)
+    computed = compile_fn(variables, output)(*values)
+    declared = layer.output_shape
+    assert len(declared) == computed.ndim, (declared, computed.shape)
+    for d, c in zip(declared, computed.shape):
+        assert d is None or d == c, f"declared {declared}, computed {computed.shape}"
+    concrete = get_output_shape(layer, {l: np.shape(v) for l, v in input_values.items()})
+    assert len(concrete) == computed.ndim and all(
+        c is None or c == s for c, s in zip(concrete, computed.shape)), \
+        f"get_output_shape {concrete}, computed {computed.shape}"
+    if reference is not None:
+        r, a = tolerance()
+        np.testing.assert_allclose(computed, reference, rtol=rtol or r, atol=atol or a)
+    if backends:
+        assert_backends_agree(variables, output, values, reference=computed,
+                              rtol=rtol, atol=atol)
+    return computed
