@@ -19,9 +19,13 @@ from .base import Layer
 from .dense import DenseLayer
 from .input import InputLayer
 from .recurrent_base import _BaseRecurrentLayer, _check_num_units, _fusable_name
+from .recurrent_container import (BidirectionalLayer, ContainerOutputLayer,
+                                  RecurrentContainerLayer, StateLayer,
+                                  bidirectional)
 
 __all__ = ["CustomRecurrentLayer", "RecurrentLayer", "Gate", "LSTMLayer",
-           "GRULayer"]
+           "GRULayer", "RecurrentContainerLayer", "StateLayer",
+           "ContainerOutputLayer", "BidirectionalLayer", "bidirectional"]
 
 
 class CustomRecurrentLayer(_BaseRecurrentLayer):
