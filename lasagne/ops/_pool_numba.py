@@ -1,0 +1,207 @@
+"""Numba kernels of the pooling Ops.
+
+Each kernel is generated as Python source for the exact rank of its input
+and the Op's window, stride and padding (compile-time constants), then
+jitted: one flat loop nest per Op, with no helper calls, reshapes or
+allocations beyond the output. This keeps Numba's compile time low and lets
+LLVM unroll the window loops. The batch loop runs in parallel (``prange``).
+"""
+import numpy as np
+from numba import prange
+from pytensor.link.numba.cache import compile_numba_function_src
+from pytensor.link.numba.dispatch.basic import (
+    numba_njit, register_funcify_default_op_cache_key)
+
+from lasagne.ops.pool import MaxPoolGradGrad, Pool, PoolGrad
+
+# Bumped whenever the generated code changes, to invalidate Numba's cache.
+_KERNEL_VERSION = 3
+
+#: Whether the outer (batch) loop is a ``prange``. Parallel loops compile
+#: slower (about a second) but run faster on several cores.
+PARALLEL = False
+
+
+class _Source:
+    """A tiny indented-source builder."""
+
+    def __init__(self):
+        self.lines, self.depth = [], 0
+
+    def __call__(self, line):
+        self.lines.append("    " * self.depth + line)
+
+    def open(self, line):
+        self(line)
+        self.depth += 1
+
+    def text(self):
+        return "\n".join(self.lines) + "\n"
+
+
+def _geometry(op, ndim):
+    """Names used by the generated code, plus the shape unpacking header."""
+    nd, nlead = op.nd, ndim - op.nd
+    lead = [f"i{j}" for j in range(nlead)]
+    return nd, nlead, lead
+
+
+def _header(src, op, ndim, name, args):
+    nd, nlead, _ = _geometry(op, ndim)
+    src.open(f"def {name}({', '.join(args)}):")
+    dims = ", ".join(f"n{j}" for j in range(ndim))
+    src(f"{dims}{',' if ndim == 1 else ''} = {args[0]}.shape")
+    for j in range(nd):
+        n, k, s, p = f"n{nlead + j}", op.ws[j], op.stride[j], op.pad[j]
+        if op.ignore_border:
+            src(f"o{j} = max(({n} + {2 * p - k}) // {s} + 1, 0)")
+        elif s >= k:
+            src(f"o{j} = ({n} - 1) // {s} + 1")
+        else:
+            src(f"o{j} = max(0, ({n} - {k - s + 1}) // {s}) + 1")
+
+
+def _loops(src, op, ndim, exact):
+    """Open the leading loops and the output-position loops; define the
+    window bounds lo{j}:hi{j} (clipped to the input)."""
+    nd, nlead, lead = _geometry(op, ndim)
+    for j, i in enumerate(lead):
+        loop = "prange" if j == 0 and PARALLEL else "range"
+        src.open(f"for {i} in {loop}(n{j}):")
+    for j in range(nd):
+        k, s, p = op.ws[j], op.stride[j], op.pad[j]
+        src.open(f"for a{j} in range(o{j}):")
+        if exact:
+            # Every window lies inside the input: constant trip counts.
+            src(f"lo{j} = a{j} * {s}")
+            src(f"hi{j} = lo{j} + {k}")
+        else:
+            src(f"lo{j} = max(a{j} * {s} - {p}, 0)")
+            src(f"hi{j} = min(a{j} * {s} + {k - p}, n{nlead + j})")
+
+
+def _window(src, nd):
+    """Open the loops over one window's elements d0, d1, ..."""
+    for j in range(nd):
+        src.open(f"for d{j} in range(lo{j}, hi{j}):")
+
+
+def _argmax(src, nd, lead, x):
+    """Leave in b0, b1... the position of the window's first maximum."""
+    at = ", ".join(lead + [f"lo{j}" for j in range(nd)])
+    src(f"best = {x}[{at}]")
+    for j in range(nd):
+        src(f"b{j} = lo{j}")
+    depth = src.depth
+    _window(src, nd)
+    src(f"v = {x}[{', '.join(lead + [f'd{j}' for j in range(nd)])}]")
+    # Conditional moves, not branches: the comparison is unpredictable.
+    src("take = v > best")
+    src("best = v if take else best")
+    for j in range(nd):
+        src(f"b{j} = d{j} if take else b{j}")
+    src.depth = depth
+
+
+def _divisor(src, op, ndim):
+    nd, nlead, _ = _geometry(op, ndim)
+    if op.mode == "average_inc_pad":
+        # The window clipped to the padded input, not to the input.
+        terms = [f"(min(a{j} * {op.stride[j]} + {op.ws[j]}, "
+                 f"n{nlead + j} + {2 * op.pad[j]}) - a{j} * {op.stride[j]})"
+                 for j in range(nd)]
+    else:
+        terms = [f"(hi{j} - lo{j})" for j in range(nd)]
+    src(f"count = {' * '.join(terms)}")
+
+
+def _exact(op):
+    """Windows never leave the input: no padding, no partial windows."""
+    return op.ignore_border and not any(op.pad)
+
+
+def _compile(src, name):
+    fn = compile_numba_function_src(
+        src.text(), name, global_env={"np": np, "prange": prange})
+    return numba_njit(fn, parallel=PARALLEL)
+
+
+@register_funcify_default_op_cache_key(Pool)
+def numba_funcify_Pool(op, node, **kwargs):
+    ndim = node.inputs[0].ndim
+    nd, nlead, lead = _geometry(op, ndim)
+    src = _Source()
+    _header(src, op, ndim, "pool", ["x"])
+    out_shape = [f"n{j}" for j in range(nlead)] + [f"o{j}" for j in range(nd)]
+    src(f"out = np.empty(({', '.join(out_shape)},), x.dtype)")
+    top = src.depth
+    _loops(src, op, ndim, _exact(op))
+    out_at = ", ".join(lead + [f"a{j}" for j in range(nd)])
+    x_at = ", ".join(lead + [f"d{j}" for j in range(nd)])
+    inner = src.depth
+    if op.mode == "max":
+        src(f"best = x[{', '.join(lead + [f'lo{j}' for j in range(nd)])}]")
+        _window(src, nd)
+        src(f"v = x[{x_at}]")
+        src.open("if v > best:")
+        src("best = v")
+        src.depth = inner
+        src(f"out[{out_at}] = best")
+    else:
+        src("total = 0.0")
+        _window(src, nd)
+        src(f"total += x[{x_at}]")
+        src.depth = inner
+        _divisor(src, op, ndim)
+        src(f"out[{out_at}] = total / count")
+    src.depth = top
+    src("return out")
+    return _compile(src, "pool"), _KERNEL_VERSION
+
+
+@register_funcify_default_op_cache_key(PoolGrad)
+def numba_funcify_PoolGrad(op, node, **kwargs):
+    ndim = node.inputs[0].ndim
+    nd, nlead, lead = _geometry(op, ndim)
+    src = _Source()
+    _header(src, op, ndim, "pool_grad", ["x", "gz"])
+    src("gx = np.zeros(x.shape, gz.dtype)")
+    top = src.depth
+    _loops(src, op, ndim, _exact(op))
+    out_at = ", ".join(lead + [f"a{j}" for j in range(nd)])
+    # Windows that do not overlap are written, not accumulated: no
+    # read-modify-write, and the loop stores every element of the window.
+    update = "=" if all(s >= k for s, k in zip(op.stride, op.ws)) else "+="
+    gx_at = ", ".join(lead + [f"d{j}" for j in range(nd)])
+    if op.mode == "max":
+        _argmax(src, nd, lead, "x")
+        src(f"g = gz[{out_at}]")
+        _window(src, nd)
+        hit = " and ".join(f"d{j} == b{j}" for j in range(nd))
+        src(f"gx[{gx_at}] {update} g if {hit} else 0")
+    else:
+        _divisor(src, op, ndim)
+        src(f"share = gz[{out_at}] / count")
+        _window(src, nd)
+        src(f"gx[{gx_at}] {update} share")
+    src.depth = top
+    src("return gx")
+    return _compile(src, "pool_grad"), _KERNEL_VERSION
+
+
+@register_funcify_default_op_cache_key(MaxPoolGradGrad)
+def numba_funcify_MaxPoolGradGrad(op, node, **kwargs):
+    ndim = node.inputs[0].ndim
+    nd, nlead, lead = _geometry(op, ndim)
+    src = _Source()
+    _header(src, op, ndim, "pool_gather", ["x", "g"])
+    out_shape = [f"n{j}" for j in range(nlead)] + [f"o{j}" for j in range(nd)]
+    src(f"out = np.empty(({', '.join(out_shape)},), g.dtype)")
+    top = src.depth
+    _loops(src, op, ndim, _exact(op))
+    _argmax(src, nd, lead, "x")
+    src(f"out[{', '.join(lead + [f'a{j}' for j in range(nd)])}] = "
+        f"g[{', '.join(lead + [f'b{j}' for j in range(nd)])}]")
+    src.depth = top
+    src("return out")
+    return _compile(src, "pool_gather"), _KERNEL_VERSION
