@@ -252,7 +252,8 @@ def test_custom_recurrent_layer_with_layer_graphs():
 
 @pytest.mark.parametrize("backend", backend_params())
 def test_lstm_backends_agree(backend):
-    l_in, l_mask = inputs()
+    # JAX traces static shapes: declare every size.
+    l_in, l_mask = InputLayer((B, T, F)), InputLayer((B, T))
     layer = make("lstm", l_in, l_mask, backwards=True, grad_clipping=1.0)
     out = get_output(layer)
     params = layer.get_params(trainable=True)
