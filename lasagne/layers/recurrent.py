@@ -210,7 +210,7 @@ class RecurrentLayer(CustomRecurrentLayer):
     ...                        only_return_final=True)
     >>> l_rnn.output_shape
     (None, 5)
-    >>> len(l_rnn.get_params())
+    >>> len(l_rnn.get_params(trainable=True))
     3
     """
 

@@ -94,7 +94,7 @@ class RecurrentContainerLayer(MergeLayer):
     >>> rnn = RecurrentContainerLayer({x_t: l_seq}, {h_prev: h_t})
     >>> rnn.output_shape
     (None, 6, 5)
-    >>> len(get_all_params(rnn))
+    >>> len(get_all_params(rnn, trainable=True))
     2
     """
 
