@@ -421,3 +421,31 @@ def test_bidirectional_respects_masks(merge):
         b, gru_numpy(bwd, X, MASK, True, False), rtol=1e-10)
     with pytest.raises(ValueError, match="backwards=True"):
         BidirectionalLayer(fwd, fwd)
+
+
+def test_custom_recurrent_layer_with_convolutions():
+    """Convolutional input and hidden transforms (hidden state (2, 4, 4)):
+    the recurrence, the mask and backwards apply to N-d states too."""
+    from lasagne.layers import Conv2DLayer
+    l_in = InputLayer((None, T, 1, 4, 4))
+    l_mask = InputLayer((None, T))
+    i2h = Conv2DLayer(InputLayer((None, 1, 4, 4)), 2, 3, pad="same",
+                      nonlinearity=None)
+    h2h = Conv2DLayer(InputLayer((None, 2, 4, 4)), 2, 3, pad="same",
+                      nonlinearity=None)
+    layer = CustomRecurrentLayer(l_in, i2h, h2h, mask_input=l_mask,
+                                 nonlinearity=nonlinearities.tanh,
+                                 backwards=True)
+    assert layer.output_shape == (None, T, 2, 4, 4)
+    x = RNG.normal(size=(B, T, 1, 4, 4))
+    (got,) = compile_layer(layer, l_in, l_mask)(x, MASK)
+    assert got.shape == (B, T, 2, 4, 4)
+    # The step by hand, each convolution evaluated on its own.
+    xs, hs = pt.tensor4("xs"), pt.tensor4("hs")
+    conv_in = pytensor.function([xs], get_output(i2h, xs), mode=FAST)
+    conv_hid = pytensor.function([hs], get_output(h2h, hs), mode=FAST)
+    h = np.zeros((B, 2, 4, 4))
+    for t in range(T - 1, -1, -1):
+        new = np.tanh(conv_in(x[:, t]) + conv_hid(h))
+        h = np.where(MASK[:, t, None, None, None] != 0, new, h)
+        np.testing.assert_allclose(got[:, t], h, rtol=1e-10, atol=1e-12)
