@@ -6,6 +6,7 @@ from . import nonlinearities
 from . import init
 from . import layers
 from . import objectives
+from . import persistence
 from . import random
 from . import regularization
 from . import updates
@@ -13,5 +14,5 @@ from . import utils
 
 __version__ = "0.3.dev0"
 
-__all__ = ["nonlinearities", "init", "layers", "objectives", "random",
-           "regularization", "updates", "utils", "__version__"]
+__all__ = ["nonlinearities", "init", "layers", "objectives", "persistence",
+           "random", "regularization", "updates", "utils", "__version__"]

@@ -12,6 +12,7 @@ Everything here works on plain PyTensor expressions; no layer is needed.
 """
 import numbers
 
+import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.scalar.math import Sigmoid as ScalarSigmoid
@@ -52,6 +53,14 @@ def align_targets(predictions, targets):
             and targets.ndim == 1):
         targets = targets.dimshuffle(0, "x")
     return predictions, targets
+
+
+def _like(value, x):
+    """A number as a constant of `x`'s float dtype, so that e.g. a margin
+    of 0.3 keeps a float32 loss float32; symbolic values pass unchanged."""
+    if isinstance(value, numbers.Number) and x.dtype.startswith("float"):
+        return pt.constant(np.asarray(value, dtype=x.dtype))
+    return value
 
 
 def _sigmoid_input(p):
@@ -192,12 +201,15 @@ def aggregate(loss, weights=None, mode="mean"):
         The elementwise (or per-example) loss.
     weights : expression or array, optional
         Multiplied with `loss` first (broadcasting applies). A weight of 0
-        removes an element, e.g. a missing label.
+        removes an element, e.g. a missing label. Integer or boolean masks
+        are cast to the loss's float dtype.
     mode : {'mean', 'sum', 'normalized_sum'}
         ``'mean'``: mean of the weighted losses; ``'sum'``: their sum;
         ``'normalized_sum'``: their sum divided by the sum of the weights
         (the mean over the non-masked elements for 0/1 weights; `weights`
-        is then required).
+        is then required). If all weights are zero, the result is 0, not
+        NaN, so a batch missing every label of one task leaves training
+        unharmed.
 
     Examples
     --------
@@ -209,6 +221,10 @@ def aggregate(loss, weights=None, mode="mean"):
     loss = as_theano_expression(loss)
     if weights is not None:
         weights = as_theano_expression(weights)
+        if not weights.dtype.startswith("float"):
+            # an integer or boolean mask must not upcast a float32 loss
+            weights = pt.cast(weights, loss.dtype if loss.dtype.startswith(
+                "float") else pytensor.config.floatX)
         loss = loss * weights
     if mode == "mean":
         return loss.mean()
@@ -220,7 +236,12 @@ def aggregate(loss, weights=None, mode="mean"):
                 "aggregate: mode='normalized_sum' divides by the sum of the "
                 "weights, but no weights were given. Pass weights, or use "
                 "mode='mean' or 'sum'.")
-        return loss.sum() / weights.sum()
+        total = weights.sum()
+        # A batch in which no example carries this loss's label (all weights
+        # zero) contributes 0 instead of 0/0 = NaN; dividing by 1 then keeps
+        # the gradient finite too.
+        safe_total = pt.switch(pt.eq(total, 0), pt.ones_like(total), total)
+        return loss.sum() / safe_total
     raise ValueError(
         f"aggregate: argument `mode` must be 'mean', 'sum' or "
         f"'normalized_sum', got {mode!r}.")
@@ -264,7 +285,7 @@ def binary_hinge_loss(predictions, targets, delta=1, log_odds=None,
     if binary:
         targets = 2 * targets - 1
     predictions, targets = align_targets(predictions, targets)
-    return pt.maximum(delta - predictions * targets, 0)
+    return pt.maximum(_like(delta, predictions) - predictions * targets, 0)
 
 
 def multiclass_hinge_loss(predictions, targets, delta=1):
@@ -302,7 +323,7 @@ def multiclass_hinge_loss(predictions, targets, delta=1):
             f"{predictions.ndim}, got {targets.ndim} dimensions.")
     correct = pt.sum(pt.switch(is_target, predictions, 0), axis=-1)
     others = pt.max(pt.switch(is_target, -float("inf"), predictions), axis=-1)
-    return pt.maximum(others - correct + delta, 0)
+    return pt.maximum(others - correct + _like(delta, predictions), 0)
 
 
 def huber_loss(predictions, targets, delta=1):
@@ -316,6 +337,7 @@ def huber_loss(predictions, targets, delta=1):
     array([0.125, 2.5  ])
     """
     predictions, targets = align_targets(predictions, targets)
+    delta = _like(delta, predictions)
     abs_diff = pt.abs(targets - predictions)
     quadratic = 0.5 * pt.square(targets - predictions)
     linear = delta * (abs_diff - 0.5 * delta)

@@ -130,6 +130,21 @@ def sgd(loss_or_grads, params, learning_rate):
     return updates
 
 
+def _check_params_in(updates, params, caller):
+    """`params` (default: all keys of `updates`) as a list, each with an
+    update to build on."""
+    if params is None:
+        return list(updates.keys())
+    params = list(params)
+    for i, param in enumerate(params):
+        if param not in updates:
+            raise ValueError(
+                f"{caller}: params[{i}] ({param!r}) has no entry in `updates`; "
+                f"momentum is added to existing updates. Pass only parameters "
+                f"that `updates` contains, or params=None for all of them.")
+    return params
+
+
 def apply_momentum(updates, params=None, momentum=0.9):
     """Add classical momentum to an update dictionary: with the step
     ``u = updates[param] - param``, a velocity ``v = momentum * v + u``
@@ -160,8 +175,7 @@ def apply_momentum(updates, params=None, momentum=0.9):
     >>> len(updates)
     2
     """
-    if params is None:
-        params = list(updates.keys())
+    params = _check_params_in(updates, params, "apply_momentum")
     updates = OrderedDict(updates)
     for param in params:
         velocity = _state_like(param, "velocity")
@@ -219,8 +233,7 @@ def apply_nesterov_momentum(updates, params=None, momentum=0.9):
     >>> len(updates)
     2
     """
-    if params is None:
-        params = list(updates.keys())
+    params = _check_params_in(updates, params, "apply_nesterov_momentum")
     updates = OrderedDict(updates)
     for param in params:
         mu = _cast(momentum, param.dtype)

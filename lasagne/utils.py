@@ -357,6 +357,13 @@ def static_shape(x):
                  for i, s in enumerate(x.type.shape))
 
 
+def _eval_shape(expression):
+    """Evaluate the shape of a constant expression, compiled cheaply: used
+    to infer output shapes at graph construction time."""
+    fn = pytensor.function([], expression.shape, mode="FAST_COMPILE")
+    return tuple(int(d) for d in fn())
+
+
 def set_default_update(shared_var, update):
     """Make every compiled function that uses `shared_var` store `update`
     into it (unless the function's own ``updates`` say otherwise).

@@ -229,3 +229,11 @@ def test_float32_when_floatX_is_float32(init):
 def test_usable_to_fill_a_shared_variable():
     W = pytensor.shared(li.GlorotUniform()((3, 4)), name="W")
     assert W.get_value().shape == (3, 4)
+
+
+@pytest.mark.parametrize("init", RANDOM_INITIALIZERS + [li.Constant(1.0), li.GlorotNormal(gain="relu", c01b=True)],
+                         ids=lambda i: type(i).__name__)
+def test_picklable(init):
+    import pickle
+    restored = pickle.loads(pickle.dumps(init))
+    assert vars(restored) == vars(init)

@@ -130,3 +130,15 @@ def test_backend_parity(backend):
     references = [ref(values[0]) for _, ref in CASES.values()]
     assert_backends_agree([x], outputs, values, rtol=2e-6, atol=1e-30,
                           reference=references, backends=[backend])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_picklable(name):
+    # layers keep their nonlinearity; pickled networks must round-trip it
+    import pickle
+    fn = CASES[name][0]
+    restored = pickle.loads(pickle.dumps(fn))
+    if isinstance(fn, type(ln.linear)):
+        assert restored is fn
+    else:
+        assert type(restored) is type(fn) and vars(restored) == vars(fn)

@@ -19,7 +19,7 @@ BIN_P = RNG.uniform(0.02, 0.98, size=(6, 3))
 BIN_T = (RNG.uniform(size=(6, 3)) > 0.5).astype(float)
 
 
-def evaluate(build, *values, dtypes=None):
+def evaluate(build, *values):
     """Compile ``build(*symbols)`` for symbols of the values' ndim/dtype."""
     symbols = [pt.tensor(f"in{i}", dtype=str(np.asarray(v).dtype),
                          shape=tuple(1 if n == 1 else None for n in np.shape(v)))
@@ -166,6 +166,16 @@ def test_aggregate_default_mode_is_mean():
     np.testing.assert_allclose(evaluate(lo.aggregate, LOSS), LOSS.mean(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("mask_dtype", ["bool", "int8", "int64"])
+def test_aggregate_integer_mask_keeps_float32(mask_dtype):
+    loss = pt.vector("loss", dtype="float32")
+    mask = pt.vector("mask", dtype=mask_dtype)
+    out = lo.aggregate(loss, mask, mode="normalized_sum")
+    assert out.dtype == "float32"
+    values = np.array([1.0, 2.0, 4.0], dtype="float32"), np.array([1, 0, 1], dtype=mask_dtype)
+    assert compile_fn([loss, mask], out)(*values) == pytest.approx(2.5)
+
+
 def test_aggregate_errors():
     with pytest.raises(ValueError, match="no weights were given"):
         lo.aggregate(pt.vector(), mode="normalized_sum")
@@ -310,3 +320,53 @@ def test_backend_parity(backend):
     ]
     assert_backends_agree([z, labels, p, t], outputs,
                           [SCORES, LABELS, BIN_P, BIN_T], backends=[backend])
+
+
+FLOAT32_CASES = {
+    "binary_crossentropy": lambda p, t: lo.binary_crossentropy(p, t),
+    "binary_crossentropy_sigmoid": lambda p, t: lo.binary_crossentropy(sigmoid(p), t),
+    "categorical_crossentropy": lambda p, t: lo.categorical_crossentropy(p, t),
+    "categorical_crossentropy_softmax": lambda p, t: lo.categorical_crossentropy(softmax(p), t),
+    "squared_error": lambda p, t: lo.squared_error(p, t),
+    "huber_loss": lambda p, t: lo.huber_loss(p, t, delta=0.3),
+    "binary_hinge_loss": lambda p, t: lo.binary_hinge_loss(p, t, delta=0.3, log_odds=True),
+    "multiclass_hinge_loss": lambda p, t: lo.multiclass_hinge_loss(p, t, delta=0.3),
+    "aggregate": lambda p, t: lo.aggregate(lo.squared_error(p, t), t, mode="normalized_sum"),
+}
+
+
+@pytest.mark.parametrize("name", list(FLOAT32_CASES))
+def test_float32_losses_stay_float32(name):
+    # float margins and constants must not upcast (floatX is float64 here)
+    p = pt.matrix("p", dtype="float32")
+    t = pt.matrix("t", dtype="float32")
+    assert FLOAT32_CASES[name](p, t).dtype == "float32"
+
+
+GRADIENT_CASES = {
+    # (loss of one argument, value away from kinks and ties)
+    "binary_crossentropy": (lambda p: lo.binary_crossentropy(p, pt.constant(BIN_T)), BIN_P),
+    "squared_error": (lambda a: lo.squared_error(a, pt.constant(PROBS)), SCORES),
+    "huber_loss": (lambda a: lo.huber_loss(a, pt.constant(SCORES + 0.37), delta=0.5),
+                   SCORES + np.linspace(-1, 1, 30).reshape(6, 5) * 0.9),
+    "binary_hinge_loss": (lambda s: lo.binary_hinge_loss(s, pt.constant(BIN_T), log_odds=True),
+                          np.array([[0.3, -0.4, 2.0], [-0.1, 0.7, -3.0]] * 3)),
+    "multiclass_hinge_loss": (lambda s: lo.multiclass_hinge_loss(s, pt.constant(LABELS), delta=5),
+                              SCORES),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADIENT_CASES))
+def test_gradients(name):
+    fn, value = GRADIENT_CASES[name]
+    pytensor.gradient.verify_grad(fn, [value], rng=np.random.default_rng(0),
+                                  mode="FAST_COMPILE")
+
+
+def test_normalized_sum_of_an_all_missing_batch_is_zero_with_finite_gradient():
+    import pytensor
+    x = pt.vector("x")
+    loss = lo.aggregate(x ** 2, pt.zeros_like(x), mode="normalized_sum")
+    value, grad = pytensor.function([x], [loss, pytensor.grad(loss, x)],
+                                    mode="FAST_COMPILE")(np.array([1.0, 2.0]))
+    assert value == 0.0 and np.all(grad == 0.0)

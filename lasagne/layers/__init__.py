@@ -13,3 +13,4 @@ from .normalization import *
 from .embedding import *
 from .recurrent import *
 from .special import *
+from .inspect import *

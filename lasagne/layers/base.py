@@ -175,9 +175,11 @@ class MergeLayer(Layer):
 
     def __init__(self, incomings, name=None):
         if isinstance(incomings, Layer) or not hasattr(incomings, "__iter__"):
+            where = f"{type(self).__name__} '{name}'" if name else type(
+                self).__name__
             raise TypeError(
-                f"{type(self).__name__}: `incomings` must be a list of layers "
-                f"or shape tuples, got {incomings!r}.")
+                f"{where}: `incomings` must be a list of layers or shape "
+                f"tuples, got {incomings!r}. Wrap a single layer in a list.")
         incomings = list(incomings)
         self.input_shapes = [inc if isinstance(inc, tuple) else inc.output_shape
                              for inc in incomings]

@@ -8,6 +8,20 @@ from .base import Layer
 __all__ = ["DenseLayer", "NINLayer"]
 
 
+def _check_nonlinearity(layer, nonlinearity):
+    """Refuse a non-callable nonlinearity now rather than at get_output."""
+    if nonlinearity is None or callable(nonlinearity):
+        return
+    hint = ""
+    if isinstance(nonlinearity, str) and callable(
+            getattr(nonlinearities, nonlinearity, None)):
+        hint = f" Did you mean lasagne.nonlinearities.{nonlinearity}?"
+    raise TypeError(
+        f"{layer._where()}`nonlinearity` must be a callable (such as "
+        f"lasagne.nonlinearities.rectify) or None, got {nonlinearity!r}."
+        f"{hint}")
+
+
 class DenseLayer(Layer):
     """DenseLayer(incoming, num_units, W=lasagne.init.GlorotUniform(),
     b=lasagne.init.Constant(0.), nonlinearity=lasagne.nonlinearities.rectify,
@@ -44,6 +58,7 @@ class DenseLayer(Layer):
                  b=init.Constant(0.), nonlinearity=nonlinearities.rectify,
                  num_leading_axes=1, **kwargs):
         super().__init__(incoming, **kwargs)
+        _check_nonlinearity(self, nonlinearity)
         self.nonlinearity = (nonlinearities.identity if nonlinearity is None
                              else nonlinearity)
         if not isinstance(num_units, (int, np.integer)) or num_units <= 0:
@@ -118,6 +133,7 @@ class NINLayer(Layer):
                  W=init.GlorotUniform(), b=init.Constant(0.),
                  nonlinearity=nonlinearities.rectify, **kwargs):
         super().__init__(incoming, **kwargs)
+        _check_nonlinearity(self, nonlinearity)
         self.nonlinearity = (nonlinearities.identity if nonlinearity is None
                              else nonlinearity)
         if not isinstance(num_units, (int, np.integer)) or num_units <= 0:

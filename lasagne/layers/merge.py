@@ -1,12 +1,13 @@
 """Layers that merge several inputs: concatenation and elementwise
 combinations, with optional automatic cropping to a common shape."""
+import pytensor
 import pytensor.tensor as pt
 
 from .. import utils
 from .base import MergeLayer
 
 __all__ = ["autocrop", "autocrop_array_shapes", "ConcatLayer", "concat",
-           "ElemwiseMergeLayer", "ElemwiseSumLayer"]
+           "ElemwiseMergeLayer", "ElemwiseSumLayer", "ExpressionMergeLayer"]
 
 _CROP_MODES = (None, "lower", "upper", "center")
 
@@ -274,8 +275,8 @@ class ElemwiseSumLayer(ElemwiseMergeLayer):
             if len(coeffs) != len(self.input_shapes):
                 raise ValueError(
                     f"{self._where()}`coeffs` has {len(coeffs)} entries for "
-                    f"{len(self.input_shapes)} inputs; give one per input or "
-                    f"a single number.")
+                    f"{len(self.input_shapes)} inputs (got {coeffs!r}); give "
+                    f"one per input or a single number.")
         else:
             coeffs = [coeffs] * len(self.input_shapes)
         self.coeffs = coeffs
@@ -283,3 +284,75 @@ class ElemwiseSumLayer(ElemwiseMergeLayer):
     def get_output_for(self, inputs, **kwargs):
         inputs = [x * c if c != 1 else x for x, c in zip(inputs, self.coeffs)]
         return super().get_output_for(inputs, **kwargs)
+
+
+class ExpressionMergeLayer(MergeLayer):
+    """Combines several inputs with an arbitrary function: the merges that
+    are not elementwise, such as a dot product or the cosine similarity of
+    two branches.
+
+    Parameters
+    ----------
+    incomings : list of :class:`Layer` instances or tuples
+    function : callable
+        Called with one expression per input, in order; returns the output
+        expression.
+    output_shape : None, tuple, 'auto' or callable
+        ``None``: the shape of the first input. A tuple: the output shape.
+        ``'auto'``: inferred by applying `function` to zeros of the input
+        shapes (unknown sizes are probed with two different values; a size
+        that changes with them is reported as ``None``). A callable: maps
+        the list of input shapes to the output shape.
+
+    Examples
+    --------
+    >>> import pytensor.tensor as pt
+    >>> from lasagne.layers import InputLayer
+    >>> a, b = InputLayer((None, 8)), InputLayer((None, 8))
+    >>> def cosine(u, v):
+    ...     return (u * v).sum(axis=1) / pt.sqrt((u ** 2).sum(axis=1)
+    ...                                          * (v ** 2).sum(axis=1))
+    >>> ExpressionMergeLayer([a, b], cosine, output_shape='auto').output_shape
+    (None,)
+    """
+
+    def __init__(self, incomings, function, output_shape=None, **kwargs):
+        super().__init__(incomings, **kwargs)
+        if not callable(function):
+            raise TypeError(
+                f"{self._where()}`function` must be callable, got "
+                f"{function!r}.")
+        if not (output_shape is None or output_shape == "auto"
+                or callable(output_shape) or isinstance(output_shape, tuple)):
+            raise ValueError(
+                f"{self._where()}`output_shape` must be None, 'auto', a tuple "
+                f"or a callable, got {output_shape!r}.")
+        self.function = function
+        self._output_shape = output_shape
+        self.get_output_shape_for(self.input_shapes)  # fail early
+
+    def get_output_shape_for(self, input_shapes):
+        if self._output_shape is None:
+            return tuple(input_shapes[0])
+        if isinstance(self._output_shape, tuple):
+            return self._output_shape
+        if callable(self._output_shape):
+            return tuple(self._output_shape(input_shapes))
+        # 'auto': probe twice with different sizes for the unknown ones
+        probes = []
+        for fill in (2, 3):
+            zeros = [pt.zeros(tuple(fill if s is None else s for s in shape),
+                              dtype=pytensor.config.floatX)
+                     for shape in input_shapes]
+            try:
+                probes.append(utils._eval_shape(self.function(*zeros)))
+            except Exception as exc:
+                raise ValueError(
+                    f"{self._where()}could not infer the output shape by "
+                    f"applying `function` to inputs of shapes "
+                    f"{input_shapes} ({type(exc).__name__}: {exc}). Pass "
+                    f"output_shape explicitly.") from exc
+        return tuple(a if a == b else None for a, b in zip(*probes))
+
+    def get_output_for(self, inputs, **kwargs):
+        return self.function(*inputs)

@@ -68,12 +68,22 @@ def _resolve_norm_axes(layer, axes):
     if isinstance(axes, utils.int_types):
         axes = (axes,)
     try:
-        axes = tuple(int(a) % ndim for a in axes)
+        resolved = tuple(int(a) for a in axes)
     except (TypeError, ValueError):
         raise ValueError(
             f"{layer._where()}`axes` must be 'auto', an axis or a tuple of "
             f"axes, got {axes!r}.") from None
-    return axes
+    _check_axes_in_range(layer, axes, resolved)
+    return tuple(a % ndim for a in resolved)
+
+
+def _check_axes_in_range(layer, given, axes):
+    ndim = len(layer.input_shape)
+    if any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(
+            f"{layer._where()}`axes` {given!r} names an axis outside the "
+            f"{ndim}-dimensional input of shape {layer.input_shape}; allowed "
+            f"axes: {-ndim} to {ndim - 1}.")
 
 
 class BatchNormLayer(Layer):
@@ -226,8 +236,14 @@ def batch_norm(layer, **kwargs):
     >>> l.name, l.input_layer.name, l.input_layer.input_layer.b
     ('fc_bn_nonlin', 'fc_bn', None)
     """
+    return _batch_norm(layer, BatchNormLayer, **kwargs)
+
+
+def _batch_norm(layer, bn_class, **kwargs):
+    """batch_norm with the normalization layer class as a parameter (the
+    dnn module's variant uses its own class)."""
     nonlinearity, bn_name = _take_over(layer, "_bn", kwargs)
-    layer = BatchNormLayer(layer, name=bn_name, **kwargs)
+    layer = bn_class(layer, name=bn_name, **kwargs)
     if nonlinearity is not None:
         layer = NonlinearityLayer(layer, nonlinearity,
                                   name=bn_name and bn_name + "_nonlin")
@@ -272,6 +288,7 @@ class StandardizationLayer(Layer):
                 f"'spatial', 'features', an axis or a tuple of axes.")
         elif isinstance(axes, utils.int_types):
             axes = (axes,)
+        _check_axes_in_range(self, axes, tuple(int(a) for a in axes))
         self.axes = tuple(int(a) % ndim for a in axes)
         if not self.axes:
             raise ValueError(

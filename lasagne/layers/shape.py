@@ -137,8 +137,9 @@ class ReshapeLayer(Layer):
                 if input_size % output_size:
                     raise ValueError(
                         f"{self._where()}cannot reshape input of shape "
-                        f"{tuple(input_shape)} to {self.shape}: the total "
-                        f"size is not divisible by the known output sizes.")
+                        f"{tuple(input_shape)} to `shape` {self.shape}: the "
+                        f"total size is not divisible by the known output "
+                        f"sizes.")
                 output_shape[dim] = input_size // output_size
                 output_size = input_size
         if (input_size is not None and output_size is not None
@@ -146,7 +147,7 @@ class ReshapeLayer(Layer):
             raise ValueError(
                 f"{self._where()}cannot reshape input of shape "
                 f"{tuple(input_shape)} ({input_size} elements) to "
-                f"{self.shape} ({output_size} elements).")
+                f"`shape` {self.shape} ({output_size} elements).")
         return tuple(output_shape)
 
     def get_output_for(self, input, **kwargs):
@@ -293,8 +294,8 @@ def _normalize_pad_widths(width, n_axes, where=""):
                 widths.append((int(w[0]), int(w[1])))
         if len(widths) > n_axes:
             raise ValueError(
-                f"{where}`width` gives {len(widths)} entries but only "
-                f"{n_axes} trailing dimensions can be padded.")
+                f"{where}`width` {width!r} gives {len(widths)} entries but "
+                f"only {n_axes} trailing dimensions can be padded.")
         widths += [(0, 0)] * (n_axes - len(widths))
     if any(b < 0 or a < 0 for b, a in widths):
         raise ValueError(f"{where}`width` must be non-negative, got {width!r}.")

@@ -222,8 +222,8 @@ class ExpressionLayer(Layer):
         if isinstance(self._output_shape, str):  # 'auto'
             probe_shape = tuple(0 if s is None else s for s in input_shape)
             probe = pt.zeros(probe_shape, dtype=pytensor.config.floatX)
-            computed = self.function(probe).shape.eval()
-            return tuple(int(s) if s != 0 else None for s in computed)
+            computed = utils._eval_shape(self.function(probe))
+            return tuple(s if s != 0 else None for s in computed)
         if callable(self._output_shape):
             return tuple(self._output_shape(input_shape))
         return self._output_shape
@@ -258,9 +258,11 @@ class InverseLayer(MergeLayer):
 
     def __init__(self, incoming, layer, **kwargs):
         if getattr(layer, "input_layer", None) is None:
+            name = kwargs.get("name")
             raise ValueError(
-                f"InverseLayer: `layer` must be a single-input layer built "
-                f"from another layer, got {layer!r}.")
+                f"InverseLayer{f' {name!r}' if name else ''}: `layer` must be "
+                f"a single-input layer built from another layer, got "
+                f"{layer!r}.")
         super().__init__([incoming, layer, layer.input_layer], **kwargs)
 
     def get_output_shape_for(self, input_shapes):

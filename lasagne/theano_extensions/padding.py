@@ -28,7 +28,7 @@ def pad(x, width, val=0, batch_ndim=1):
     --------
     >>> import numpy as np
     >>> pad(np.ones((1, 2)), width=1).eval()
-    array([[0., 0., 0., 0.]])
+    array([[0., 1., 1., 0.]])
     """
     x = utils.as_theano_expression(x)
     n_axes = x.ndim - batch_ndim

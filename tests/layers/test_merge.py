@@ -2,7 +2,7 @@ import numpy as np
 import pytensor.tensor as pt
 import pytest
 
-from lasagne.layers import (ConcatLayer, ElemwiseMergeLayer, ElemwiseSumLayer,
+from lasagne.layers import (ConcatLayer, ElemwiseMergeLayer, ElemwiseSumLayer, ExpressionMergeLayer,
                             InputLayer, autocrop, autocrop_array_shapes)
 from tests.helpers import check_layer, random_array
 
@@ -77,3 +77,35 @@ class TestElemwise:
             ElemwiseSumLayer([a, a], coeffs=[1, 2, 3])
         with pytest.raises(TypeError, match="callable"):
             ElemwiseMergeLayer([a, a], "add")
+
+
+class TestExpressionMergeLayer:
+    def cosine(self, u, v):
+        return (u * v).sum(axis=1) / pt.sqrt((u ** 2).sum(axis=1) * (v ** 2).sum(axis=1))
+
+    def test_cosine_similarity_against_numpy(self):
+        a, b = InputLayer((None, 5)), InputLayer((None, 5))
+        layer = ExpressionMergeLayer([a, b], self.cosine, output_shape="auto")
+        assert layer.output_shape == (None,)
+        va, vb = random_array((4, 5)), random_array((4, 5), seed=1)
+        ref = (va * vb).sum(1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
+        check_layer(layer, {a: va, b: vb}, reference=ref, backends=True)
+
+    def test_batched_dot_and_shape_forms(self):
+        a, b = InputLayer((None, 3, 4)), InputLayer((None, 4, 2))
+        layer = ExpressionMergeLayer([a, b], pt.matmul, output_shape="auto")
+        assert layer.output_shape == (None, 3, 2)
+        va, vb = random_array((2, 3, 4)), random_array((2, 4, 2), seed=1)
+        check_layer(layer, {a: va, b: vb}, reference=np.einsum("bij,bjk->bik", va, vb))
+        fixed = ExpressionMergeLayer([a, b], pt.matmul, output_shape=(None, 3, 2))
+        assert fixed.output_shape == (None, 3, 2)
+        fn = ExpressionMergeLayer([a, b], pt.matmul, output_shape=lambda s: (s[0][0], s[0][1], s[1][2]))
+        assert fn.output_shape == (None, 3, 2)
+        assert ExpressionMergeLayer([a, b], lambda u, v: u).output_shape == (None, 3, 4)
+
+    def test_errors(self):
+        a, b = InputLayer((None, 3)), InputLayer((None, 4))
+        with pytest.raises(ValueError, match="ExpressionMergeLayer 'm'.*could not infer.*Pass output_shape"):
+            ExpressionMergeLayer([a, b], lambda u, v: u + v, output_shape="auto", name="m")
+        with pytest.raises(TypeError, match="`function` must be callable"):
+            ExpressionMergeLayer([a, b], None)

@@ -33,7 +33,6 @@ rule (lasagne.updates), which differs from PyTorch's in a few places:
   ``max(beta2 * u, |g|)`` and divides by ``u + eps``; identical for
   epsilon = 0.
 """
-import numpy as np
 import torch
 
 STEPS = 5
@@ -113,5 +112,4 @@ def main():
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=17)
     main()
