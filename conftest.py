@@ -12,3 +12,8 @@ def _doctests_compile_cheaply(request):
             yield
     else:
         yield
+
+
+# Maintenance scripts (e.g. the generator of the frozen PyTorch optimizer
+# trajectories) need libraries the test suite does not install.
+collect_ignore = ["tests/tools"]
