@@ -1,0 +1,183 @@
+"""Backend lowerings of the fused recurrence Ops: Numba (calls the kernels
+of :mod:`lasagne.ops.recurrent_kernels`) and JAX (``jax.lax.scan``, the
+backward by ``jax.vjp`` of the same forward)."""
+import numpy as np
+from pytensor.link.numba.dispatch.basic import (
+    numba_njit, register_funcify_default_op_cache_key)
+
+from . import recurrent_kernels as kernels
+from .recurrent import RecurrenceBackward, RecurrenceForward
+
+__all__ = []
+
+
+def _numba_wrapper(n_inputs, call, env):
+    """Jit ``def f(a0, ..., aN): return <call>`` with `env` as globals.
+
+    Numba cannot index a heterogeneous ``*args`` tuple with a computed
+    position, so the wrapper is written with one named argument per input.
+    """
+    names = ", ".join(f"a{i}" for i in range(n_inputs))
+    source = f"def wrapper({names}):\n    return {call}\n"
+    namespace = dict(env, np=np, c=np.ascontiguousarray)
+    exec(compile(source, "<lasagne recurrence wrapper>", "exec"), namespace)
+    return numba_njit(namespace["wrapper"])
+
+
+def _extras(op, dtype):
+    """Source of the peephole and mask arguments (or their dummies)."""
+    peep_pos = 2 + op.n_states
+    mask_pos = peep_pos + op.peepholes
+    peep = f"c(a{peep_pos})" if op.peepholes else f"np.zeros((3, 1), '{dtype}')"
+    mask = f"c(a{mask_pos})" if op.has_mask else f"np.ones((1, 1), '{dtype}')"
+    return peep, mask
+
+
+@register_funcify_default_op_cache_key(RecurrenceForward)
+def numba_funcify_recurrence_forward(op, node, **kwargs):
+    dtype = node.inputs[0].type.dtype
+    peep, mask = _extras(op, dtype)
+    env = dict(kernels=kernels, acts=op.codes, opts=op.options(dtype))
+    if op.cell == "lstm":
+        call = (f"kernels.lstm_forward(c(a0), c(a1), c(a2), c(a3), {peep}, "
+                f"{mask}, acts.copy(), opts.copy())")
+    elif op.cell == "gru":
+        call = (f"kernels.gru_forward(c(a0), c(a1), c(a2), {mask}, "
+                f"acts.copy(), opts.copy())")
+    else:
+        call = (f"kernels.rnn_forward(c(a0), c(a1), c(a2), {mask}, "
+                f"acts.copy(), opts.copy())")
+    return _numba_wrapper(len(node.inputs), call, env)
+
+
+@register_funcify_default_op_cache_key(RecurrenceBackward)
+def numba_funcify_recurrence_backward(op, node, **kwargs):
+    dtype = node.inputs[0].type.dtype
+    peep, mask = _extras(op, dtype)
+    n = op._n_forward_inputs()
+    env = dict(kernels=kernels, acts=op.codes, opts=op.options(dtype))
+    tail = "acts.copy(), opts.copy())"
+    if op.cell == "lstm":
+        call = (f"kernels.lstm_backward(c(a1), c(a2), c(a3), {peep}, {mask}, "
+                f"c(a{n}), c(a{n + 1}), c(a{n + 2}), c(a{n + 3}), "
+                f"c(a{n + 4}), {tail}")
+        if not op.peepholes:
+            call += "[:4]"
+    elif op.cell == "gru":
+        call = (f"kernels.gru_backward(c(a1), c(a2), {mask}, c(a{n}), "
+                f"c(a{n + 1}), c(a{n + 2}), {tail}")
+    else:
+        call = (f"kernels.rnn_backward(c(a1), c(a2), {mask}, c(a{n}), "
+                f"c(a{n + 1}), {tail}")
+    return _numba_wrapper(len(node.inputs), call, env)
+
+
+# --------------------------------------------------------------------- JAX
+try:
+    from pytensor.link.jax.dispatch import jax_funcify
+except ImportError:  # pragma: no cover - jax is optional
+    jax_funcify = None
+
+
+def _jax_cell_functions(op):
+    """Pure JAX (forward, backward) for one Op configuration."""
+    import jax
+    import jax.numpy as jnp
+
+    acts = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh,
+            "rectify": lambda v: jnp.maximum(v, 0), "linear": lambda v: v}
+    fns = [acts[a] for a in op.activations]
+    clip = op.grad_clipping
+
+    @jax.custom_vjp
+    def grad_clip(v):
+        return v
+
+    grad_clip.defvjp(lambda v: (v, None),
+                     lambda _, g: (jnp.clip(g, -clip, clip),))
+
+    def clipped(v):
+        return grad_clip(v) if clip > 0 else v
+
+    n_states = op.n_states
+
+    def forward(*inputs):
+        x, w_hid, states, peep, mask = op._split(inputs)
+        n_units = w_hid.shape[0]
+        if mask is None:
+            mask = jnp.ones(x.shape[:2], x.dtype)
+
+        def keep(m, new, old):
+            return jnp.where(m[:, None] != 0, new, old)
+
+        if op.cell == "lstm":
+            def step(carry, xs):
+                c_prev, h_prev = carry
+                x_t, m = xs
+                a = clipped(x_t + h_prev @ w_hid)
+                vi, vf, vg, vo = (a[:, k * n_units:(k + 1) * n_units]
+                                  for k in range(4))
+                if peep is not None:
+                    vi = vi + c_prev * peep[0]
+                    vf = vf + c_prev * peep[1]
+                gi, gf, gg = fns[0](vi), fns[1](vf), fns[2](vg)
+                c = gf * c_prev + gi * gg
+                if peep is not None:
+                    vo = vo + c * peep[2]
+                go = fns[3](vo)
+                h = go * fns[4](c)
+                c, h = keep(m, c, c_prev), keep(m, h, h_prev)
+                gates = jnp.concatenate([gi, gf, gg, go, fns[4](c)], axis=1)
+                return (c, h), (h, c, gates)
+        elif op.cell == "gru":
+            def step(carry, xs):
+                (h_prev,) = carry
+                x_t, m = xs
+                hi = clipped(h_prev @ w_hid)
+                xi = clipped(x_t)
+                gr = fns[0](xi[:, :n_units] + hi[:, :n_units])
+                gu = fns[1](xi[:, n_units:2 * n_units]
+                            + hi[:, n_units:2 * n_units])
+                hc = hi[:, 2 * n_units:]
+                gc = fns[2](clipped(xi[:, 2 * n_units:] + gr * hc))
+                h = keep(m, (1 - gu) * h_prev + gu * gc, h_prev)
+                return (h,), (h, jnp.concatenate([gr, gu, gc, hc], axis=1))
+        else:
+            def step(carry, xs):
+                (h_prev,) = carry
+                x_t, m = xs
+                h = keep(m, fns[0](clipped(x_t + h_prev @ w_hid)), h_prev)
+                return (h,), (h,)
+
+        _, outs = jax.lax.scan(step, tuple(states), (x, mask),
+                               reverse=op.backwards)
+        return outs if len(outs) > 1 else outs[0]
+
+    def backward(*inputs):
+        n_fwd = op._n_forward_inputs()
+        fwd_inputs = list(inputs[:n_fwd])
+        n_outs = {"lstm": 3, "gru": 2, "rnn": 1}[op.cell]
+        cotangents = inputs[n_fwd + n_outs:]
+        n_diff = n_fwd - op.has_mask
+        mask = fwd_inputs[n_diff:]
+
+        def states_only(*diff):
+            outs = forward(*diff, *mask)
+            if not isinstance(outs, tuple):
+                outs = (outs,)
+            return outs[:n_states]
+
+        _, vjp = jax.vjp(states_only, *fwd_inputs[:n_diff])
+        return vjp(tuple(cotangents))
+
+    return forward, backward
+
+
+if jax_funcify is not None:
+    @jax_funcify.register(RecurrenceForward)
+    def jax_funcify_recurrence_forward(op, node=None, **kwargs):
+        return _jax_cell_functions(op)[0]
+
+    @jax_funcify.register(RecurrenceBackward)
+    def jax_funcify_recurrence_backward(op, node=None, **kwargs):
+        return _jax_cell_functions(op)[1]
