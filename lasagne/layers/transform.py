@@ -176,12 +176,15 @@ class TransformerLayer(_SamplingLayer):
         input, theta = inputs
         out_size = self._out_size(input)
         x, y = _grid(*out_size, input.dtype)
-        theta = pt.cast(theta, input.dtype).reshape((-1, 2, 3))
-        # (batch, 2, 3) . (3, pixels): source coordinates of every pixel.
+        theta = pt.cast(theta, input.dtype)
+        # (batch, 3) . (3, pixels) per coordinate: source coordinates of
+        # every pixel. Slices, not a reshape to (batch, 2, 3): JAX needs
+        # concrete reshape sizes, and a localization network's output size
+        # is computed from the shapes of its parameters.
         grid = pt.stack([pt.as_tensor(x), pt.as_tensor(y),
                          pt.ones_like(pt.as_tensor(x))])
-        source = pt.dot(theta, grid)
-        return self._sample(input, source[:, 0], source[:, 1], out_size)
+        return self._sample(input, pt.dot(theta[:, :3], grid),
+                            pt.dot(theta[:, 3:], grid), out_size)
 
 
 def _tps_kernel(r2):
@@ -303,8 +306,13 @@ class TPSTransformerLayer(_SamplingLayer):
             x, y = _grid(*out_size, dtype)
             basis = self._basis(pt.as_tensor(x), pt.as_tensor(y))
         n = self.control_points
-        dest = (pt.cast(offsets, dtype).reshape((-1, 2, n))
-                + self._source.astype(dtype)[None])
-        coefficients = pt.dot(dest, self._solve.T.astype(dtype))
-        source = pt.dot(coefficients, basis)  # (batch, 2, pixels)
-        return self._sample(input, source[:, 0], source[:, 1], out_size)
+        offsets = pt.cast(offsets, dtype)
+        solve = self._solve.T.astype(dtype)
+        # x, then y: slices of the offsets rather than a reshape to
+        # (batch, 2, n), which JAX cannot compile when the localization
+        # network's output size comes from its parameters' shapes.
+        source = [pt.dot(pt.dot(offsets[:, i * n:(i + 1) * n]
+                                + self._source[i].astype(dtype)[None], solve),
+                         basis)  # (batch, pixels)
+                  for i in range(2)]
+        return self._sample(input, source[0], source[1], out_size)
