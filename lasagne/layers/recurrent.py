@@ -307,11 +307,11 @@ class _GatedLayer(_BaseRecurrentLayer):
 
     def _setup_gates(self, num_units, gates):
         self.num_units = _check_num_units(self, num_units)
-        num_inputs = int(np.prod(self.input_shapes[0][2:]))
         if any(d is None for d in self.input_shapes[0][2:]):
             raise ValueError(
                 f"{self._where()}the feature dimensions of the input "
                 f"{self.input_shapes[0]} must be known to size the weights.")
+        num_inputs = int(np.prod(self.input_shapes[0][2:]))
         for name, gate in zip(self._gate_names, gates):
             (w_in, w_hid, b, nl) = _gate_params(self, gate, name, num_inputs,
                                                 self.num_units)
