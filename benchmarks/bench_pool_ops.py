@@ -7,7 +7,13 @@ alternate in one process; the best of the repeats is reported.
 Usage::
 
     python benchmarks/bench_pool_ops.py [--repeats 20] [--threads 2]
-        [--mode NUMBA] [--pool-mode max]
+        [--mode NUMBA] [--pool-mode max] [--cold]
+
+``--cold`` salts the kernels' cache key so that Numba compiles them afresh
+(the "first call" column then shows a cold compilation). The large
+gradient (37 MB) makes glibc map fresh pages on every call; running with
+``MALLOC_MMAP_THRESHOLD_=1073741824`` keeps them in the heap and shows the
+kernels' own speed.
 """
 import argparse
 import os
@@ -69,7 +75,12 @@ def main():
     parser.add_argument("--mode", default="NUMBA", help="PyTensor mode")
     parser.add_argument("--pool-mode", default="max",
                         choices=sorted(TORCH_MODES))
+    parser.add_argument("--cold", action="store_true",
+                        help="compile the Numba kernels afresh")
     args = parser.parse_args()
+    if args.cold:
+        from lasagne.ops import _pool_numba
+        _pool_numba._KERNEL_VERSION = time.time_ns()
     import torch
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

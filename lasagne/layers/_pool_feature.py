@@ -3,6 +3,7 @@ global pooling and spatial pyramid pooling. Re-exported by
 :mod:`lasagne.layers.pool`."""
 import numbers
 
+import numpy as np
 import pytensor.tensor as pt
 
 from ..ops.pool import POOL_MODES, pool
@@ -29,6 +30,15 @@ def _check_feature_pool(layer, pool_size, axis):
             f"`pool_size` ({pool_size}). Change pool_size or the number of "
             f"features.")
     return int(pool_size), axis
+
+
+def _flatten_maps(input, size):
+    """``(batch, channels, ...)`` -> ``(batch, channels, pixels)``. A known
+    pixel count goes in as a constant: PyTensor's JAX backend needs
+    concrete reshape sizes."""
+    if size is None:
+        return input.flatten(3)
+    return input.reshape((input.shape[0], input.shape[1], size))
 
 
 def _grouped(input, pool_size, axis):
@@ -159,7 +169,9 @@ class GlobalPoolLayer(Layer):
         return tuple(input_shape[:2])
 
     def get_output_for(self, input, **kwargs):
-        return self.pool_function(input.flatten(3), axis=2)
+        maps = self.input_shape[2:]
+        size = None if None in maps else int(np.prod(maps))
+        return self.pool_function(_flatten_maps(input, size), axis=2)
 
 
 def _region_reducer(mode):
@@ -277,7 +289,8 @@ class SpatialPyramidPoolingLayer(Layer):
         stride = tuple(max(1, s // n) for s in size)
         if any((s - k) // t + 1 != n for s, k, t in zip(size, ws, stride)):
             return None
-        return pool(input, ws, stride, 0, True, self.mode).flatten(3)
+        return _flatten_maps(pool(input, ws, stride, 0, True, self.mode),
+                             n * n)
 
     def get_output_for(self, input, **kwargs):
         levels = []

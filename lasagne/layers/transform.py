@@ -63,39 +63,33 @@ class _SamplingLayer(MergeLayer):
             pt.cast(pt.floor_div(input.shape[2 + i], f), "int64")
             for i, (k, f) in enumerate(zip(known, self.downsample_factor)))
 
-    def _sample(self, input, x, y, out_size):
+    def _sample(self, input, x, y):
         """Bilinear sampling of `input` at normalised coordinates `x`, `y`
-        (each ``(batch, out_rows * out_cols)``)."""
-        channels, rows, cols = (input.shape[i] for i in range(1, 4))
+        (each ``(batch, out_rows, out_cols)``). No reshapes: PyTensor's JAX
+        backend needs concrete reshape sizes, and the batch may be unknown."""
+        rows, cols = input.shape[2], input.shape[3]
         dtype = input.dtype
-        rows_f, cols_f = pt.cast(rows, dtype), pt.cast(cols, dtype)
         # [-1, 1] -> [0, size - 1] in pixels.
-        px = (x + 1) * (cols_f - 1) / 2
-        py = (y + 1) * (rows_f - 1) / 2
+        px = (x + 1) * (pt.cast(cols, dtype) - 1) / 2
+        py = (y + 1) * (pt.cast(rows, dtype) - 1) / 2
         x0, y0 = pt.floor(px), pt.floor(py)
-        x1, y1 = x0 + 1, y0 + 1
         fx, fy = px - x0, py - y0
-        ix0, ix1 = (self._border(v, cols) for v in (x0, x1))
-        iy0, iy1 = (self._border(v, rows) for v in (y0, y1))
-        flat = input.dimshuffle(0, 2, 3, 1).reshape((-1, channels))
-        # Offsets of each example in `flat`, without an arange of the batch
-        # size: JAX needs concrete sizes, and the batch may be unknown.
+        ix0, ix1 = (self._border(v, cols) for v in (x0, x0 + 1))
+        iy0, iy1 = (self._border(v, rows) for v in (y0, y0 + 1))
+        # The example index of every output pixel, without an arange of
+        # the (possibly unknown) batch size.
         example = pt.cumsum(pt.ones_like(input[:, 0, 0, 0], dtype="int64")) - 1
-        base = (example * rows * cols)[:, None]
+        example = example[:, None, None] + pt.zeros_like(ix0)
+        pixels = input.dimshuffle(0, 2, 3, 1)  # (batch, rows, cols, channels)
 
-        def gather(iy, ix):
-            return flat[(base + iy * cols + ix).flatten()]
+        def term(weight, iy, ix):
+            return weight[:, :, :, None] * pixels[example, iy, ix]
 
-        def weight(w):
-            return w.flatten()[:, None]
-
-        out = (weight((1 - fx) * (1 - fy)) * gather(iy0, ix0)
-               + weight((1 - fx) * fy) * gather(iy1, ix0)
-               + weight(fx * (1 - fy)) * gather(iy0, ix1)
-               + weight(fx * fy) * gather(iy1, ix1))
-        out_rows, out_cols = out_size
-        return out.reshape((-1, out_rows, out_cols, channels)).dimshuffle(
-            0, 3, 1, 2)
+        out = (term((1 - fx) * (1 - fy), iy0, ix0)
+               + term((1 - fx) * fy, iy1, ix0)
+               + term(fx * (1 - fy), iy0, ix1)
+               + term(fx * fy, iy1, ix1))
+        return out.dimshuffle(0, 3, 1, 2)
 
     def _border(self, index, size):
         """Integer pixel index for a float index, by the border mode."""
@@ -113,13 +107,13 @@ class _SamplingLayer(MergeLayer):
 
 
 def _grid(rows, cols, dtype):
-    """Normalised coordinates of every output pixel, row-major:
-    ``(x, y)``, each of length ``rows * cols``; numpy when the size is
-    known, expressions otherwise."""
+    """Normalised coordinates ``(x, y)`` of every output pixel, each of
+    shape ``(rows, cols)``; numpy when the size is known, expressions
+    otherwise."""
     if isinstance(rows, int) and isinstance(cols, int):
         y, x = np.meshgrid(np.linspace(-1, 1, rows), np.linspace(-1, 1, cols),
                            indexing="ij")
-        return x.ravel().astype(dtype), y.ravel().astype(dtype)
+        return x.astype(dtype), y.astype(dtype)
 
     def axis(n):
         n = pt.cast(n, "int64")
@@ -127,9 +121,8 @@ def _grid(rows, cols, dtype):
         return pt.cast(pt.arange(n) * step - 1, dtype)
 
     xs, ys = axis(cols), axis(rows)
-    x = pt.tile(xs[None, :], (rows, 1)).flatten()
-    y = pt.tile(ys[:, None], (1, cols)).flatten()
-    return x, y
+    return (xs[None, :] * pt.ones_like(ys)[:, None],
+            ys[:, None] * pt.ones_like(xs)[None, :])
 
 
 class TransformerLayer(_SamplingLayer):
@@ -174,17 +167,14 @@ class TransformerLayer(_SamplingLayer):
 
     def get_output_for(self, inputs, **kwargs):
         input, theta = inputs
-        out_size = self._out_size(input)
-        x, y = _grid(*out_size, input.dtype)
-        theta = pt.cast(theta, input.dtype)
-        # (batch, 3) . (3, pixels) per coordinate: source coordinates of
-        # every pixel. Slices, not a reshape to (batch, 2, 3): JAX needs
-        # concrete reshape sizes, and a localization network's output size
-        # is computed from the shapes of its parameters.
-        grid = pt.stack([pt.as_tensor(x), pt.as_tensor(y),
-                         pt.ones_like(pt.as_tensor(x))])
-        return self._sample(input, pt.dot(theta[:, :3], grid),
-                            pt.dot(theta[:, 3:], grid), out_size)
+        x, y = (pt.as_tensor(v) for v in
+                _grid(*self._out_size(input), input.dtype))
+        t = [pt.cast(theta[:, i], input.dtype)[:, None, None]
+             for i in range(6)]
+        # Source coordinates of every output pixel, (batch, rows, cols).
+        source_x = t[0] * x + t[1] * y + t[2]
+        source_y = t[3] * x + t[4] * y + t[5]
+        return self._sample(input, source_x, source_y)
 
 
 def _tps_kernel(r2):
@@ -285,13 +275,16 @@ class TPSTransformerLayer(_SamplingLayer):
         return source, np.linalg.inv(system)[:, 3:]
 
     def _basis(self, x, y):
-        """Rows 1, x, y, U(|p - c_i|) for every grid point p."""
+        """Rows 1, x, y, U(|p - c_i|) for every grid point p:
+        ``(control_points + 3, rows, cols)``."""
         sx, sy = self._source
         if isinstance(x, np.ndarray):
-            r2 = (x[None] - sx[:, None]) ** 2 + (y[None] - sy[:, None]) ** 2
-            return np.vstack([np.ones_like(x), x, y, _tps_kernel(r2)])
-        r2 = ((x[None, :] - sx[:, None]) ** 2
-              + (y[None, :] - sy[:, None]) ** 2)
+            r2 = ((x[None] - sx[:, None, None]) ** 2
+                  + (y[None] - sy[:, None, None]) ** 2)
+            return np.concatenate([np.ones_like(x)[None], x[None], y[None],
+                                   _tps_kernel(r2)])
+        r2 = ((x[None] - sx[:, None, None]) ** 2
+              + (y[None] - sy[:, None, None]) ** 2)
         return pt.concatenate([pt.ones_like(x)[None], x[None], y[None],
                                _tps_kernel(r2)], axis=0)
 
@@ -300,19 +293,17 @@ class TPSTransformerLayer(_SamplingLayer):
         dtype = input.dtype
         out_size = self._out_size(input)
         if self.precompute_grid:
-            x, y = _grid(*out_size, "float64")
-            basis = pt.constant(self._basis(x, y).astype(dtype))
+            basis = pt.constant(self._basis(*_grid(*out_size, "float64"))
+                                .astype(dtype))
         else:
-            x, y = _grid(*out_size, dtype)
-            basis = self._basis(pt.as_tensor(x), pt.as_tensor(y))
+            basis = self._basis(*(pt.as_tensor(v) for v in
+                                  _grid(*out_size, dtype)))
         n = self.control_points
         offsets = pt.cast(offsets, dtype)
-        solve = self._solve.T.astype(dtype)
-        # x, then y: slices of the offsets rather than a reshape to
-        # (batch, 2, n), which JAX cannot compile when the localization
-        # network's output size comes from its parameters' shapes.
-        source = [pt.dot(pt.dot(offsets[:, i * n:(i + 1) * n]
-                                + self._source[i].astype(dtype)[None], solve),
-                         basis)  # (batch, pixels)
-                  for i in range(2)]
-        return self._sample(input, source[0], source[1], out_size)
+        solve = pt.constant(self._solve.T.astype(dtype))  # (n, n + 3)
+        source = []
+        for k in range(2):  # x, then y
+            dest = offsets[:, k * n:(k + 1) * n] + self._source[k].astype(dtype)
+            coefficients = pt.dot(dest, solve)  # (batch, n + 3)
+            source.append(pt.tensordot(coefficients, basis, axes=[[1], [0]]))
+        return self._sample(input, *source)

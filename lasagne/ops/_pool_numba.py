@@ -15,7 +15,7 @@ from pytensor.link.numba.dispatch.basic import (
 from lasagne.ops.pool import MaxPoolGradGrad, Pool, PoolGrad
 
 # Bumped whenever the generated code changes, to invalidate Numba's cache.
-_KERNEL_VERSION = 3
+_KERNEL_VERSION = 4
 
 #: Whether the outer (batch) loop is a ``prange``. Parallel loops compile
 #: slower (about a second) but run faster on several cores.
@@ -86,11 +86,14 @@ def _window(src, nd):
         src.open(f"for d{j} in range(lo{j}, hi{j}):")
 
 
-def _argmax(src, nd, lead, x):
-    """Leave in b0, b1... the position of the window's first maximum."""
+def _argmax(src, nd, lead, x, positions):
+    """Leave in `bk` the window-order index of the window's first maximum
+    and, with `positions`, its coordinates in b0, b1..."""
     at = ", ".join(lead + [f"lo{j}" for j in range(nd)])
     src(f"best = {x}[{at}]")
-    for j in range(nd):
+    src("bk = 0")
+    src("k = 0")
+    for j in range(nd * positions):
         src(f"b{j} = lo{j}")
     depth = src.depth
     _window(src, nd)
@@ -98,8 +101,10 @@ def _argmax(src, nd, lead, x):
     # Conditional moves, not branches: the comparison is unpredictable.
     src("take = v > best")
     src("best = v if take else best")
-    for j in range(nd):
+    src("bk = k if take else bk")
+    for j in range(nd * positions):
         src(f"b{j} = d{j} if take else b{j}")
+    src("k += 1")
     src.depth = depth
 
 
@@ -174,11 +179,12 @@ def numba_funcify_PoolGrad(op, node, **kwargs):
     update = "=" if all(s >= k for s, k in zip(op.stride, op.ws)) else "+="
     gx_at = ", ".join(lead + [f"d{j}" for j in range(nd)])
     if op.mode == "max":
-        _argmax(src, nd, lead, "x")
+        _argmax(src, nd, lead, "x", positions=False)
         src(f"g = gz[{out_at}]")
+        src("k = 0")
         _window(src, nd)
-        hit = " and ".join(f"d{j} == b{j}" for j in range(nd))
-        src(f"gx[{gx_at}] {update} g if {hit} else 0")
+        src(f"gx[{gx_at}] {update} g if k == bk else 0")
+        src("k += 1")
     else:
         _divisor(src, op, ndim)
         src(f"share = gz[{out_at}] / count")
@@ -199,7 +205,7 @@ def numba_funcify_MaxPoolGradGrad(op, node, **kwargs):
     src(f"out = np.empty(({', '.join(out_shape)},), g.dtype)")
     top = src.depth
     _loops(src, op, ndim, _exact(op))
-    _argmax(src, nd, lead, "x")
+    _argmax(src, nd, lead, "x", positions=True)
     src(f"out[{', '.join(lead + [f'a{j}' for j in range(nd)])}] = "
         f"g[{', '.join(lead + [f'b{j}' for j in range(nd)])}]")
     src.depth = top

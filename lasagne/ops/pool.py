@@ -41,17 +41,15 @@ __all__ = ["Pool", "PoolGrad", "MaxPoolGradGrad", "pool", "pool_output_shape",
 #: The pooling modes understood by :func:`pool`.
 POOL_MODES = ("max", "average_inc_pad", "average_exc_pad")
 
-def _out_length(n, k, s, p, ignore_border):
-    """Output length along one axis for integer sizes (works on symbolic
-    scalars too, which is what ``infer_shape`` relies on)."""
+
+def _out_length(n, k, s, p, ignore_border, maximum=max):
+    """Output length along one axis. `n` may be an int or, with
+    ``maximum=pt.maximum``, a symbolic scalar (for ``infer_shape``)."""
     if ignore_border:
-        return pt.maximum((n + 2 * p - k) // s + 1, 0) if not isinstance(
-            n, (int, np.integer)) else max((n + 2 * p - k) // s + 1, 0)
+        return maximum((n + 2 * p - k) // s + 1, 0)
     if s >= k:
         return (n - 1) // s + 1
-    if isinstance(n, (int, np.integer)):
-        return max(0, (n - k + s - 1) // s) + 1
-    return pt.maximum(0, (n - k + s - 1) // s) + 1
+    return maximum((n - k + s - 1) // s, 0) + 1
 
 
 def pool_output_shape(spatial_shape, ws, stride, pad, ignore_border):
@@ -148,9 +146,9 @@ class _PoolOpBase(Op):
 
     def _out_symbolic_shape(self, shape):
         lead, spatial = shape[:-self.nd], shape[-self.nd:]
-        return list(lead) + [_out_length(n, k, s, p, self.ignore_border)
-                             for n, k, s, p in zip(spatial, self.ws,
-                                                   self.stride, self.pad)]
+        return list(lead) + [
+            _out_length(n, k, s, p, self.ignore_border, maximum=pt.maximum)
+            for n, k, s, p in zip(spatial, self.ws, self.stride, self.pad)]
 
     def _params(self):
         return self.ws, self.stride, self.pad, self.ignore_border, self.mode
@@ -268,6 +266,11 @@ def pool(input, ws, stride=None, pad=0, ignore_border=True, mode="max"):
     Returns
     -------
     tensor of the same dtype and leading shape.
+
+    Notes
+    -----
+    The gradient of max pooling goes, whole, to the first maximum of each
+    window in row-major order, on every backend.
 
     Examples
     --------

@@ -273,3 +273,19 @@ def test_gradient_flows_through_max_pool_layer():
     expected = np.zeros((4, 4))
     expected[1::2, 1::2] = 1
     np.testing.assert_array_equal(got[0, 0], expected)
+
+
+@pytest.mark.backends
+def test_flattening_layers_agree_with_unknown_batch():
+    """The layers that flatten the maps ask only for known sizes, so JAX
+    compiles them with an unknown batch size (it needs concrete reshape
+    sizes)."""
+    l_in = InputLayer((None, 4, 6, 6))
+    x = random_array((3, 4, 6, 6))
+    check_layer(GlobalPoolLayer(l_in, pt.max), x,
+                reference=x.reshape(3, 4, 36).max(axis=2), backends=True)
+    expected = np.concatenate([ref_nxn_regions(x, 3, np.max),
+                               x.reshape(3, 4, 36).max(axis=2)[:, :, None]],
+                              axis=2)
+    check_layer(SpatialPyramidPoolingLayer(l_in, [3, 1]), x,
+                reference=expected, backends=True)

@@ -273,3 +273,29 @@ def test_bad_inputs():
         pool(pt.matrix(), (2, 2, 2))
     with pytest.raises(TypeError, match="float input"):
         pool(pt.tensor4(dtype="int32"), (2, 2), mode="average_inc_pad")
+
+
+def test_numba_kernels_take_strided_inputs_without_fallback():
+    """A transposed (non-contiguous) input and a float32 output gradient
+    for a float64 input, compiled with no warning (no object-mode
+    fallback)."""
+    import warnings
+    x = pt.tensor4("x")
+    gz = pt.tensor4("gz", dtype="float32")
+    xt = x.dimshuffle(0, 1, 3, 2)
+    y = pool(xt, (3, 2), stride=(2, 1), pad=(1, 0))
+    outputs = [y, PoolGrad((3, 2), (2, 1), (1, 0))(xt, gz),
+               MaxPoolGradGrad((3, 2), (2, 1), (1, 0))(xt, xt)]
+    rng = np.random.default_rng(7)
+    xv = rng.normal(size=(2, 3, 5, 6))
+    gzv = rng.normal(size=(2, 3, 3, 4)).astype("float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = pytensor.function([x, gz], outputs, mode="NUMBA")(xv, gzv)
+    expected = compile_fn([x, gz], outputs)(xv, gzv)
+    assert got[1].dtype == np.float32
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-6)
+    np.testing.assert_allclose(
+        got[0], ref_pool(xv.transpose(0, 1, 3, 2), (3, 2), (2, 1), (1, 0),
+                         True, "max"))

@@ -1,0 +1,281 @@
+"""The convolution Ops against an explicit-loop numpy reference, their
+gradients (verify_grad, to second order), backend parity and shapes."""
+import itertools
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+from pytensor.gradient import verify_grad
+
+from lasagne.ops.conv import (Conv, ConvGradFilters, ConvGradInput, conv,
+                              conv2d, conv2d_grad_wrt_inputs, conv3d,
+                              conv_grad_filters, conv_transpose,
+                              normalize_padding)
+from tests.helpers import FAST, backend_params, run_on_backend
+
+
+def reference_conv(x, w, stride, dilation, pad_before, pad_after, groups,
+                   flip):
+    """Direct definition: one output element at a time."""
+    nd = x.ndim - 2
+    x = np.pad(x, [(0, 0), (0, 0)] + list(zip(pad_before, pad_after)))
+    if flip:
+        w = w[(slice(None),) * 2 + (slice(None, None, -1),) * nd]
+    ksp = w.shape[2:]
+    out_sp = [(n - d * (k - 1) - 1) // s + 1 for n, k, s, d in
+              zip(x.shape[2:], ksp, stride, dilation)]
+    F, cg = w.shape[0], w.shape[1]
+    fg = F // groups
+    y = np.zeros((x.shape[0], F) + tuple(out_sp))
+    for b, f in itertools.product(range(x.shape[0]), range(F)):
+        g = f // fg
+        for pos in itertools.product(*map(range, out_sp)):
+            window = tuple(slice(p * s, p * s + d * (k - 1) + 1, d)
+                           for p, s, d, k in zip(pos, stride, dilation, ksp))
+            patch = x[(b, slice(g * cg, (g + 1) * cg)) + window]
+            y[(b, f) + pos] = np.sum(patch * w[f])
+    return y
+
+
+# (nd, batch, channels, spatial, filters, kernel, stride, dilation, pad, groups)
+CASES = [
+    (1, 2, 3, (9,), 4, (3,), (1,), (1,), ((0,), (0,)), 1),
+    (1, 2, 4, (11,), 6, (3,), (2,), (2,), ((1,), (2,)), 2),
+    (2, 2, 3, (7, 6), 4, (3, 2), (1, 1), (1, 1), ((0, 0), (0, 0)), 1),
+    (2, 1, 4, (8, 9), 4, (3, 3), (2, 3), (1, 2), ((1, 0), (2, 1)), 2),
+    (2, 2, 2, (5, 5), 3, (2, 2), (2, 2), (1, 1), ((1, 1), (1, 1)), 1),
+    (3, 1, 2, (5, 4, 6), 2, (2, 3, 2), (1, 2, 1), (2, 1, 1),
+     ((1, 0, 1), (0, 1, 1)), 1),
+    (3, 2, 2, (4, 4, 4), 4, (2, 2, 2), (2, 1, 2), (1, 1, 1),
+     ((0, 0, 0), (1, 1, 1)), 2),
+]
+CASE_IDS = [f"{c[0]}d-s{c[6]}-d{c[7]}-g{c[9]}" for c in CASES]
+
+
+def make_case(case, dtype="float64", seed=0):
+    nd, b, c, sp, f, k, s, d, (pb, pa), g = case
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (b, c) + sp).astype(dtype)
+    w = rng.uniform(-1, 1, (f, c // g) + k).astype(dtype)
+    params = dict(stride=s, dilation=d, pad_before=pb, pad_after=pa,
+                  groups=g)
+    return x, w, params
+
+
+def tensor(nd, name, dtype="float64"):
+    return pt.tensor(name=name, dtype=dtype, shape=(None,) * (nd + 2))
+
+
+@pytest.mark.parametrize("flip", [True, False], ids=["conv", "xcorr"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_forward_matches_reference(case, flip):
+    x, w, p = make_case(case)
+    xs, ws = tensor(case[0], "x"), tensor(case[0], "w")
+    y = Conv(filter_flip=flip, **p)(xs, ws)
+    got = pytensor.function([xs, ws], y, mode=FAST)(x, w)
+    expected = reference_conv(x, w, p["stride"], p["dilation"],
+                              p["pad_before"], p["pad_after"], p["groups"],
+                              flip)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("flip", [True, False], ids=["conv", "xcorr"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_gradients_verify_grad(case, flip):
+    x, w, p = make_case(case)
+    op = Conv(filter_flip=flip, **p)
+    verify_grad(lambda a, b: op(a, b), [x, w],
+                rng=np.random.default_rng(0), mode=FAST)
+
+
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[5]],
+                         ids=[CASE_IDS[1], CASE_IDS[3], CASE_IDS[5]])
+def test_gradient_ops_are_differentiable(case):
+    """Second order: the gradient Ops' own pullbacks are correct."""
+    x, w, p = make_case(case)
+    gy = np.random.default_rng(1).uniform(
+        -1, 1, Conv(**p).make_node(pt.as_tensor(x), pt.as_tensor(w))
+        .outputs[0].type.shape if False else
+        (x.shape[0], w.shape[0]) + tuple(
+            reference_conv(x, w, p["stride"], p["dilation"], p["pad_before"],
+                           p["pad_after"], p["groups"], True).shape[2:]))
+    in_sp = np.asarray(x.shape[2:], dtype="int64")
+    k_sp = np.asarray(w.shape[2:], dtype="int64")
+    grad_in, grad_w = ConvGradInput(**p), ConvGradFilters(**p)
+    verify_grad(lambda a, b: grad_in(a, b, in_sp), [w, gy],
+                rng=np.random.default_rng(0), mode=FAST)
+    verify_grad(lambda a, b: grad_w(a, b, k_sp), [x, gy],
+                rng=np.random.default_rng(0), mode=FAST)
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_gradient_ops_are_adjoints(case):
+    """<conv(x, w), gy> = <x, grad_input(w, gy)> = <w, grad_filters(x, gy)>."""
+    x, w, p = make_case(case)
+    y = reference_conv(x, w, p["stride"], p["dilation"], p["pad_before"],
+                       p["pad_after"], p["groups"], True)
+    gy = np.random.default_rng(2).uniform(-1, 1, y.shape)
+    ws, gys, xs = tensor(case[0], "w"), tensor(case[0], "gy"), tensor(
+        case[0], "x")
+    dx = ConvGradInput(**p)(ws, gys, x.shape[2:])
+    dw = ConvGradFilters(**p)(xs, gys, w.shape[2:])
+    dx_v, dw_v = pytensor.function([xs, ws, gys], [dx, dw], mode=FAST)(
+        x, w, gy)
+    assert dx_v.shape == x.shape and dw_v.shape == w.shape
+    np.testing.assert_allclose(np.sum(x * dx_v), np.sum(y * gy), rtol=1e-10)
+    np.testing.assert_allclose(np.sum(w * dw_v), np.sum(y * gy), rtol=1e-10)
+
+
+@pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("case", [CASES[1], CASES[3], CASES[6]],
+                         ids=[CASE_IDS[1], CASE_IDS[3], CASE_IDS[6]])
+def test_backends_agree(case, backend):
+    """Forward, both gradients and a second-order term on each backend."""
+    x, w, p = make_case(case, dtype="float32")
+    xs = tensor(case[0], "x", "float32")
+    ws = tensor(case[0], "w", "float32")
+    y = Conv(filter_flip=True, **p)(xs, ws)
+    cost = (y ** 2).sum()
+    gx, gw = pytensor.grad(cost, [xs, ws])
+    second = pytensor.grad((gx ** 2).sum(), ws)
+    outputs = [y, gx, gw, second]
+    expected = pytensor.function([xs, ws], outputs, mode=FAST)(x, w)
+    got = run_on_backend(backend, [xs, ws], outputs, [x, w])
+    for name, g, e in zip(["y", "gx", "gw", "second"], got, expected):
+        np.testing.assert_allclose(g, e, rtol=2e-4, atol=2e-4,
+                                   err_msg=f"{backend}: {name}")
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_backends_large_batch_and_static_shapes(backend):
+    """Batches spanning several lanes/chunks; static shapes for JAX."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((37, 3, 10, 10)).astype("float32")
+    w = rng.standard_normal((5, 3, 3, 3)).astype("float32")
+    xs = pt.tensor4("x", dtype="float32", shape=(None, 3, 10, 10))
+    ws = pt.tensor4("w", dtype="float32", shape=(5, 3, 3, 3))
+    y = conv(xs, ws, stride=2, padding="same", filter_flip=False)
+    gx, gw = pytensor.grad((y * y).sum(), [xs, ws])
+    expected = pytensor.function([xs, ws], [y, gx, gw], mode=FAST)(x, w)
+    got = run_on_backend(backend, [xs, ws], [y, gx, gw], [x, w])
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=2e-4, atol=5e-4)
+
+
+def test_static_output_shape_and_infer_shape():
+    xs = pt.tensor4("x", shape=(None, 3, 28, 28))
+    ws = pt.tensor4("w", shape=(8, 3, 5, 5))
+    y = conv(xs, ws, stride=2, padding=1)
+    assert y.type.shape == (None, 8, 13, 13)
+    x4, w4 = pt.tensor4("x"), pt.tensor4("w")
+    y4 = conv(x4, w4, stride=(2, 1), padding=((1, 0), (2, 3)), dilation=2)
+    f = pytensor.function([x4, w4], y4.shape, mode="FAST_RUN")
+    assert not any(isinstance(n.op, Conv) for n in f.maker.fgraph.toposort())
+    x = np.zeros((2, 3, 9, 7))
+    w = np.zeros((4, 3, 3, 2))
+    np.testing.assert_array_equal(
+        f(x, w), pytensor.function([x4, w4], y4, mode=FAST)(x, w).shape)
+    gx = ConvGradInput(stride=(2, 2), dilation=(1, 1), pad_before=(0, 0),
+                       pad_after=(0, 0))(w4, y4, (10, 8))
+    assert gx.type.shape[2:] == (10, 8)
+    fx = pytensor.function([x4, w4], gx.shape, mode="FAST_RUN")
+    assert not any(isinstance(n.op, ConvGradInput)
+                   for n in fx.maker.fgraph.toposort())
+
+
+def test_padding_conveniences():
+    assert normalize_padding("valid", (3, 3)) == ((0, 0), (0, 0))
+    assert normalize_padding("full", (3, 2), dilation=2) == ((4, 2), (4, 2))
+    assert normalize_padding("same", (3, 4)) == ((1, 1), (1, 2))
+    assert normalize_padding("half", (4,)) == ((2,), (2,))
+    assert normalize_padding(2, (3,)) == ((2,), (2,))
+    xs = pt.tensor4("x")
+    ws = pt.tensor4("w", shape=(2, 1, 3, 4))
+    x = np.random.default_rng(0).uniform(size=(1, 1, 6, 7))
+    w = np.random.default_rng(1).uniform(size=(2, 1, 3, 4))
+    y = pytensor.function([xs, ws], conv(xs, ws, padding="same"),
+                          mode=FAST)(x, w)
+    assert y.shape == (1, 2, 6, 7)
+    np.testing.assert_allclose(
+        y, reference_conv(x, w, (1, 1), (1, 1), (1, 1), (1, 2), 1, True))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(padding="wide"), "padding.*'wide'"),
+    (dict(stride=0), "stride.*>= 1"),
+    (dict(stride=(1, 2, 3)), "stride.*2 ints"),
+    (dict(dilation=-1), "dilation"),
+    (dict(groups=0), "groups.*positive"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        conv(pt.tensor4("x"), pt.tensor4("w", shape=(1, 1, 3, 3)), **kwargs)
+
+
+def test_bad_input_rank_and_channels():
+    with pytest.raises(ValueError, match="must have 4 dimensions"):
+        Conv(stride=(1, 1), dilation=(1, 1), pad_before=(0, 0),
+             pad_after=(0, 0))(pt.tensor3("x"), pt.tensor4("w"))
+    xs, ws = pt.tensor4("x"), pt.tensor4("w")
+    f = pytensor.function([xs, ws], conv(xs, ws), mode=FAST)
+    with pytest.raises(ValueError, match="channels"):
+        f(np.zeros((1, 3, 5, 5)), np.zeros((2, 2, 3, 3)))
+    with pytest.raises(ValueError, match="padding.*kernel size"):
+        conv(xs, ws, padding="same")
+
+
+def test_conv_transpose_shapes_and_values():
+    """The transposed convolution is the input gradient of conv."""
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal((2, 4, 3, 3))
+    w = rng.standard_normal((4, 2, 3, 3))
+    ys, ws = pt.tensor4("y"), pt.tensor4("w")
+    smallest = conv_transpose(ys, ws, stride=2, padding=1)
+    given = conv_transpose(ys, ws, output_shape=(6, 6), stride=2, padding=1)
+    f = pytensor.function([ys, ws], [smallest, given], mode=FAST)
+    a, b = f(y, w)
+    assert a.shape == (2, 2, 5, 5) and b.shape == (2, 2, 6, 6)
+    xs = pt.tensor4("x")
+    grad = pytensor.grad((conv(xs, ws, stride=2, padding=1) * ys).sum(), xs)
+    expected = pytensor.function([xs, ws, ys], grad, mode=FAST)(
+        np.zeros((2, 2, 6, 6)), w, y)
+    np.testing.assert_allclose(b, expected)
+    c = pytensor.function([ys, ws], conv2d_grad_wrt_inputs(
+        ys, ws, (2, 2, 6, 6), subsample=(2, 2), border_mode=(1, 1)),
+        mode=FAST)(y, w)
+    np.testing.assert_allclose(c, expected)
+
+
+def test_conv_grad_filters_function():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 7))
+    gy = rng.standard_normal((2, 4, 3))
+    xs, gys, ws = pt.tensor3("x"), pt.tensor3("gy"), pt.tensor3("w")
+    dw = conv_grad_filters(xs, gys, (3,), stride=2, filter_flip=False)
+    got = pytensor.function([xs, gys], dw, mode=FAST)(x, gy)
+    grad = pytensor.grad((conv(xs, ws, stride=2, filter_flip=False)
+                          * gys).sum(), ws)
+    expected = pytensor.function([xs, ws, gys], grad, mode=FAST)(
+        x, np.zeros((4, 3, 3)), gy)
+    np.testing.assert_allclose(got, expected)
+
+
+def test_theano_style_functions():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((1, 2, 6, 6))
+    w = rng.standard_normal((3, 2, 3, 3))
+    xs, ws = pt.tensor4("x"), pt.tensor4("w")
+    out = conv2d(xs, ws, border_mode="half", subsample=(2, 2),
+                 filter_flip=False, filter_shape=(3, 2, 3, 3))
+    got = pytensor.function([xs, ws], out, mode=FAST)(x, w)
+    np.testing.assert_allclose(got, reference_conv(
+        x, w, (2, 2), (1, 1), (1, 1), (1, 1), 1, False))
+    x5, w5 = pt.tensor5("x"), pt.tensor5("w")
+    v = rng.standard_normal((1, 1, 4, 4, 4))
+    k = rng.standard_normal((1, 1, 2, 2, 2))
+    got = pytensor.function([x5, w5], conv3d(x5, w5), mode=FAST)(v, k)
+    np.testing.assert_allclose(got, reference_conv(
+        v, k, (1,) * 3, (1,) * 3, (0,) * 3, (0,) * 3, 1, True))
+    with pytest.raises(NotImplementedError, match="unshared"):
+        conv2d(xs, ws, unshared=True)
