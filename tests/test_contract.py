@@ -21,8 +21,10 @@ import numpy as np
 import pytensor.tensor as pt
 import pytest
 
-import lasagne
 import lasagne.layers as L
+import lasagne.layers.corrmm as corrmm
+import lasagne.layers.cuda_convnet as cc
+import lasagne.layers.dnn as dnn
 from lasagne import init, nonlinearities
 from tests.helpers import (backend_params, check_contract, compile_fn,
                            random_array, run_on_backend, tolerance)
@@ -35,6 +37,7 @@ EXTRA_MODULES = ("lasagne.layers.dnn", "lasagne.layers.corrmm",
 EXCLUDED = {
     L.Layer: "abstract base: get_output_for raises NotImplementedError",
     L.MergeLayer: "abstract base of the multi-input layers",
+    L.conv.BaseConvLayer: "abstract base of the convolutions: no convolve()",
 }
 
 T, R = "trainable", "regularizable"
@@ -259,6 +262,83 @@ REGISTRY = {
         constant_inputs=("mask",), **_case(recurrent_params(
             "gru", ("resetgate", "updategate", "hidden_update"), 4, 2))),
 }
+
+
+def _c01b(make, channels, rows, cols):
+    """A Case builder for a layer on a c01b input (batch last)."""
+    def build(batch):
+        l_in = L.InputLayer((channels, rows, cols, batch))
+        return make(l_in), {l_in: random_array((channels, rows, cols, N))}
+    return build
+
+
+def conv_params(name, w_size, b_size):
+    return w_size + b_size, {f"{name}.W": {T, R}, f"{name}.b": {T}}
+
+
+tanh = nonlinearities.tanh
+REGISTRY.update({
+    # ----- convolutions
+    L.Conv1DLayer: Case(single(lambda l: L.Conv1DLayer(
+        l, 3, 3, stride=2, pad=1, nonlinearity=tanh, name="c"), 2, 7),
+        **_case(conv_params("c", 3 * 2 * 3, 3))),
+    L.Conv2DLayer: Case(single(lambda l: L.Conv2DLayer(
+        l, 3, (3, 2), pad="full", untie_biases=True, nonlinearity=tanh,
+        name="c"), 2, 5, 4), **_case(conv_params("c", 3 * 2 * 3 * 2, 3 * 7 * 5))),
+    L.Conv3DLayer: Case(single(lambda l: L.Conv3DLayer(
+        l, 2, 2, stride=(1, 2, 1), pad="same", nonlinearity=tanh, name="c"),
+        1, 3, 4, 3), **_case(conv_params("c", 2 * 8, 2))),
+    L.DilatedConv2DLayer: Case(single(lambda l: L.DilatedConv2DLayer(
+        l, 2, 2, dilation=(2, 1), nonlinearity=tanh, name="c"), 2, 6, 5),
+        **_case(conv_params("c", 2 * 2 * 2 * 2, 2))),
+    L.TransposedConv2DLayer: Case(single(lambda l: L.TransposedConv2DLayer(
+        l, 3, 3, stride=2, crop=1, nonlinearity=tanh, name="c"), 2, 3, 3),
+        **_case(conv_params("c", 2 * 3 * 9, 3))),
+    L.TransposedConv3DLayer: Case(single(lambda l: L.TransposedConv3DLayer(
+        l, 2, 2, stride=2, nonlinearity=tanh, name="c"), 2, 2, 2, 2),
+        **_case(conv_params("c", 2 * 2 * 8, 2))),
+    L.LocallyConnected2DLayer: Case(single(lambda l: L.LocallyConnected2DLayer(
+        l, 2, 3, nonlinearity=tanh, name="c"), 2, 3, 3),
+        **_case(conv_params("c", 2 * 2 * 9 * 9, 2))),
+    corrmm.Conv2DMMLayer: Case(single(lambda l: corrmm.Conv2DMMLayer(
+        l, 2, 3, pad=1, nonlinearity=tanh, name="c"), 2, 4, 4),
+        **_case(conv_params("c", 2 * 2 * 9, 2))),
+    # ----- dnn drop-ins
+    dnn.Conv2DDNNLayer: Case(single(lambda l: dnn.Conv2DDNNLayer(
+        l, 2, 3, num_groups=2, nonlinearity=tanh, name="c"), 2, 4, 4),
+        **_case(conv_params("c", 2 * 1 * 9, 2))),
+    dnn.Conv3DDNNLayer: Case(single(lambda l: dnn.Conv3DDNNLayer(
+        l, 2, 2, nonlinearity=tanh, name="c"), 1, 3, 3, 3),
+        **_case(conv_params("c", 2 * 8, 2))),
+    dnn.Pool2DDNNLayer: Case(single(lambda l: dnn.Pool2DDNNLayer(
+        l, 2, pad=1, mode="average_exc_pad"), 2, 3, 4)),
+    dnn.MaxPool2DDNNLayer: Case(single(lambda l: dnn.MaxPool2DDNNLayer(
+        l, 2, stride=1), 2, 3, 4)),
+    dnn.Pool3DDNNLayer: Case(single(lambda l: dnn.Pool3DDNNLayer(
+        l, 2, mode="average_inc_pad"), 1, 2, 4, 4)),
+    dnn.MaxPool3DDNNLayer: Case(single(lambda l: dnn.MaxPool3DDNNLayer(
+        l, (1, 2, 2)), 1, 2, 4, 3)),
+    dnn.SpatialPyramidPoolingDNNLayer: Case(single(
+        lambda l: dnn.SpatialPyramidPoolingDNNLayer(l, [2, 1]), 2, 5, 4)),
+    dnn.BatchNormDNNLayer: Case(single(lambda l: dnn.BatchNormDNNLayer(
+        l, mean=init.Uniform((-.5, .5)), inv_std=init.Uniform((0.5, 2)),
+        beta=init.Uniform(), gamma=init.Uniform((0.5, 2)), name="bn"), 3, 2),
+        n_params=12, tags={"bn.beta": {T}, "bn.gamma": {T, R}, "bn.mean": set(),
+                           "bn.inv_std": set()}),
+    # ----- cuda-convnet drop-ins (c01b layout)
+    cc.Conv2DCCLayer: Case(single(lambda l: cc.Conv2DCCLayer(
+        l, 16, 3, pad=1, nonlinearity=tanh, name="c"), 3, 4, 4),
+        **_case(conv_params("c", 16 * 3 * 9, 16))),
+    cc.MaxPool2DCCLayer: Case(single(lambda l: cc.MaxPool2DCCLayer(
+        l, 3, stride=2), 2, 5, 5)),
+    cc.ShuffleBC01ToC01BLayer: Case(single(
+        lambda l: cc.ShuffleBC01ToC01BLayer(l), 2, 3, 4)),
+    cc.ShuffleC01BToBC01Layer: Case(_c01b(
+        lambda l: cc.ShuffleC01BToBC01Layer(l), 2, 3, 4)),
+    cc.NINLayer_c01b: Case(_c01b(lambda l: cc.NINLayer_c01b(
+        l, 4, untie_biases=True, nonlinearity=tanh, name="n"), 3, 2, 2),
+        n_params=3 * 4 + 4 * 2 * 2, tags={"n.W": {T, R}, "n.b": {T}}),
+})
 
 
 def _add_hidden_inits():
