@@ -15,6 +15,7 @@ from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.link.jax.dispatch.shape import JAXShapeTuple
 from pytensor.tensor.basic import MakeVector
+from pytensor.tensor.elemwise import DimShuffle
 
 from .conv import Conv, ConvGradFilters, ConvGradInput
 
@@ -31,7 +32,13 @@ def conv_shape_as_tuple(fgraph, node):
     the tuple of its (concrete) scalar inputs, e.g. ``Shape_i`` values.
     """
     shape_node = node.inputs[2].owner
-    if shape_node is not None and isinstance(shape_node.op, MakeVector):
+    if shape_node is None:
+        return None
+    # a 1-element shape vector may be a scalar turned into a vector
+    if isinstance(shape_node.op, MakeVector) or (
+            isinstance(shape_node.op, DimShuffle)
+            and shape_node.op.input_ndim == 0
+            and shape_node.op.new_order == ("x",)):
         new_inputs = list(node.inputs)
         new_inputs[2] = JAXShapeTuple()(*shape_node.inputs)
         return node.clone_with_new_inputs(new_inputs).outputs

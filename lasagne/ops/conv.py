@@ -497,7 +497,7 @@ def conv(input, filters, stride=1, padding=0, dilation=1, groups=1,
     Examples
     --------
     >>> import numpy as np, pytensor, pytensor.tensor as pt
-    >>> x, w = pt.tensor4("x"), pt.tensor4("w")
+    >>> x, w = pt.tensor4("x"), pt.tensor4("w", shape=(2, 1, 3, 3))
     >>> f = pytensor.function([x, w], conv(x, w, padding="same"))
     >>> f(np.ones((1, 1, 3, 3)), np.ones((2, 1, 3, 3)))[0, 0]
     array([[4., 6., 4.],
@@ -642,7 +642,8 @@ def conv2d(input, filters, input_shape=None, filter_shape=None,
     --------
     >>> import numpy as np, pytensor, pytensor.tensor as pt
     >>> x, w = pt.tensor4("x"), pt.tensor4("w")
-    >>> f = pytensor.function([x, w], conv2d(x, w, border_mode="full"))
+    >>> y = conv2d(x, w, filter_shape=(1, 1, 2, 2), border_mode="full")
+    >>> f = pytensor.function([x, w], y)
     >>> f(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2))).shape
     (1, 1, 3, 3)
     """

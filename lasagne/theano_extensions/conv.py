@@ -60,7 +60,7 @@ def _filter_length(filters, filter_shape, name):
 
 
 def _valid_only(border_mode, name):
-    if border_mode != "valid":
+    if border_mode not in ("valid", 0, (0,), ((0, 0),)):
         raise RuntimeError(f"{name}: only border_mode='valid' is supported "
                            f"by this implementation, got {border_mode!r}. "
                            f"Use conv1d_mc0 for padded convolutions.")
