@@ -1,4 +1,5 @@
-"""The cuDNN-flavoured drop-ins compute what the standard layers compute."""
+"""The drop-in convolutions (dnn, corrmm) compute what the standard layers
+compute."""
 import numpy as np
 import pytest
 
@@ -23,3 +24,17 @@ def test_dnn_conv_matches_standard_layer(dnn_cls, cls, shape, pad):
     x = random_array(shape)
     expected = compile_fn([l_in.input_var], get_output(ref))(x)
     check_layer(ours, x, reference=expected)
+
+
+def test_corrmm_full_pad_matches_conv2d():
+    # Regression: Conv2DMMLayer passed pad='full' to the conv Op, which
+    # cannot resolve it without W's static shape (ValueError at get_output).
+    from lasagne.layers.corrmm import Conv2DMMLayer
+    l_in = InputLayer((2, 2, 4, 4))
+    ours = Conv2DMMLayer(l_in, 3, (3, 2), pad="full", nonlinearity=None)
+    ref = Conv2DLayer(l_in, 3, (3, 2), pad="full", flip_filters=False,
+                      nonlinearity=None)
+    set_all_param_values(ref, get_all_param_values(ours))
+    x = random_array((2, 2, 4, 4))
+    expected = compile_fn([l_in.input_var], get_output(ref))(x)
+    assert check_layer(ours, x, reference=expected).shape == (2, 3, 6, 5)
