@@ -26,7 +26,7 @@ N = 2
 #: hypothesis examples per test (the sum is stated in the report).
 EXAMPLES = {"pool": 300, "upscale": 100, "reshape": 200, "pad": 150,
             "slice": 150, "concat": 150, "elemwise": 150, "dimshuffle": 150,
-            "recurrent": 100}
+            "recurrent": 100, "conv": 60}
 TOTAL_EXAMPLES = sum(EXAMPLES.values())
 
 
@@ -406,6 +406,57 @@ def test_elemwise_merge_shapes(config, kind):
     check_shapes(layer, [(l, s) for l, (s, _) in zip(layers, shapes)])
 
 
+# ------------------------------------------------------------ conv
+
+@st.composite
+def conv_configs(draw):
+    nd = draw(st.integers(1, 3))
+    actual, declared = draw(sizes(nd + 2, high=6 if nd < 3 else 4))
+    if draw(mostly(st.just(True), st.just(False))):   # channels declared
+        declared = declared[:1] + actual[1:2] + declared[2:]
+    transposed = nd > 1 and draw(mostly(st.just(False), st.just(True)))
+    pad_arg = "crop" if transposed else "pad"
+    kwargs = {"num_filters": draw(mostly(st.integers(1, 3), st.integers(-1, 0))),
+              "filter_size": draw(int_or_tuple(nd, 0, 3, invalid_below=1)),
+              "stride": draw(int_or_tuple(nd, 0, 2, invalid_below=1)),
+              pad_arg: draw(mostly(st.one_of(
+                  int_or_tuple(nd, 0, 2), st.sampled_from(
+                      ["valid", "full", "same"])), st.sampled_from([-1, "half!"]))),
+              "untie_biases": draw(st.booleans())}
+    if not transposed:
+        cls = {1: L.Conv1DLayer, 2: L.Conv2DLayer, 3: L.Conv3DLayer}[nd]
+    else:
+        cls = {2: L.TransposedConv2DLayer, 3: L.TransposedConv3DLayer}[nd]
+    return nd, cls, actual, declared, kwargs, pad_arg
+
+
+@examples("conv")
+@given(conv_configs())
+def test_conv_shapes(config):
+    nd, cls, actual, declared, kwargs, pad_arg = config
+    bad = set()
+    if kwargs["num_filters"] < 1:
+        bad.add("num_filters")
+    for arg in ("filter_size", "stride"):
+        v = kwargs[arg]
+        if (isinstance(v, tuple) and len(v) != nd) or min(as_list(v, nd)) < 1:
+            bad.add(arg)
+    pad = kwargs[pad_arg]
+    if pad in (-1, "half!") or (isinstance(pad, tuple) and len(pad) != nd):
+        bad.add(pad_arg)
+    if declared[1] is None:
+        bad.add("input")          # the number of channels sizes W
+    l_in = input_layer(declared)
+    layer = attempt(lambda: cls(l_in, **kwargs), bad,
+                    list(kwargs) + ["input", "output"],
+                    also=("input", "filter_size", pad_arg))
+    if layer is None:
+        return
+    if any(s is not None and s < 1 for s in layer.output_shape):
+        return  # empty outputs (declared, e.g. filter larger than input)
+    check_shapes(layer, [(l_in, actual)])
+
+
 # ------------------------------------------------------------ recurrent
 
 @examples("recurrent")
@@ -439,3 +490,21 @@ def test_example_count():
     print(f"\nshape properties: {TOTAL_EXAMPLES} hypothesis examples "
           f"in {len(EXAMPLES)} tests")
     assert TOTAL_EXAMPLES >= 300
+
+
+# ------------------------------------------------------------ regressions
+# (bugs these property tests found, pinned by plain tests)
+
+def test_transposed_conv_errors_name_crop():
+    with pytest.raises(ValueError, match="`crop` must be non-negative"):
+        L.TransposedConv2DLayer(L.InputLayer((None, 2, 4, 4)), 3, 2, crop=-1)
+
+
+def test_slice_step_zero_is_refused():
+    with pytest.raises(ValueError, match=r"`indices` slice\(None, None, 0\)"):
+        L.SliceLayer(L.InputLayer((None, 4)), slice(None, None, 0))
+
+
+def test_recurrent_unknown_features_is_a_value_error():
+    with pytest.raises(ValueError, match="feature dimensions"):
+        L.LSTMLayer(L.InputLayer((None, 3, None)), 2)
