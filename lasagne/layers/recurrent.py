@@ -19,9 +19,13 @@ from .base import Layer
 from .dense import DenseLayer
 from .input import InputLayer
 from .recurrent_base import _BaseRecurrentLayer, _check_num_units, _fusable_name
+from .recurrent_container import (BidirectionalLayer, ContainerOutputLayer,
+                                  RecurrentContainerLayer, StateLayer,
+                                  bidirectional)
 
 __all__ = ["CustomRecurrentLayer", "RecurrentLayer", "Gate", "LSTMLayer",
-           "GRULayer"]
+           "GRULayer", "RecurrentContainerLayer", "StateLayer",
+           "ContainerOutputLayer", "BidirectionalLayer", "bidirectional"]
 
 
 class CustomRecurrentLayer(_BaseRecurrentLayer):
@@ -206,7 +210,7 @@ class RecurrentLayer(CustomRecurrentLayer):
     ...                        only_return_final=True)
     >>> l_rnn.output_shape
     (None, 5)
-    >>> len(l_rnn.get_params())
+    >>> len(l_rnn.get_params(trainable=True))
     3
     """
 
@@ -311,7 +315,7 @@ class _GatedLayer(_BaseRecurrentLayer):
             raise ValueError(
                 f"{self._where()}the feature dimensions of the input "
                 f"{self.input_shapes[0]} must be known to size the weights.")
-        num_inputs = int(np.prod(self.input_shapes[0][2:]))
+        num_inputs = self._num_inputs = int(np.prod(self.input_shapes[0][2:]))
         for name, gate in zip(self._gate_names, gates):
             (w_in, w_hid, b, nl) = _gate_params(self, gate, name, num_inputs,
                                                 self.num_units)
@@ -321,8 +325,16 @@ class _GatedLayer(_BaseRecurrentLayer):
             setattr(self, f"nonlinearity_{name}", nl)
 
     def _stacked(self, prefix):
-        return pt.concatenate([getattr(self, f"{prefix}{name}")
-                               for name in self._gate_names], axis=-1)
+        """Gate parameters side by side. Their declared shapes are made
+        static, so the gradient's split has constant positions (JAX)."""
+        parts = []
+        for name in self._gate_names:
+            param = getattr(self, f"{prefix}{name}")
+            shape = {"W_in_to_": (self._num_inputs, self.num_units),
+                     "W_hid_to_": (self.num_units, self.num_units),
+                     "b_": (self.num_units,)}[prefix]
+            parts.append(pt.specify_shape(param, shape))
+        return pt.concatenate(parts, axis=-1)
 
     def _num_units_shape(self):
         return (self.num_units,)

@@ -143,11 +143,13 @@ class _BaseRecurrentLayer(MergeLayer):
             if name in self._init_index:
                 inits.append(inputs[self._init_index[name]])
             else:
+                # (1, *state) -> (batch, *state), as a product so that its
+                # gradient is a plain sum; static sizes keep JAX tracing.
+                shape = tuple(self._num_units_shape())
+                size = int(np.prod(shape))
                 ones = pt.ones((n_batch, 1), dtype=param.dtype)
-                flat = param.reshape((1, -1))
-                value = pt.dot(ones, flat).reshape(
-                    (n_batch,) + tuple(param.shape[1:]))
-                inits.append(value)
+                value = pt.dot(ones, param.reshape((1, size)))
+                inits.append(value.reshape((n_batch,) + shape))
         return seq, mask, inits
 
     def _state_params(self):
@@ -218,7 +220,7 @@ class _BaseRecurrentLayer(MergeLayer):
         """seq (T, B, F) @ W + b as one matrix product."""
         flat = seq.reshape((seq.shape[0] * seq.shape[1], seq.shape[2]))
         out = pt.dot(flat, W) + b
-        return out.reshape((seq.shape[0], seq.shape[1], W.shape[1]))
+        return out.reshape((seq.shape[0], seq.shape[1], -1))
 
     @staticmethod
     def _mask_for_op(mask, dtype):
