@@ -152,7 +152,7 @@ def _chunks(batch, per_sample):
     return (batch + n - 1) // n, n
 
 
-@numba_njit(parallel=True, cache=True)
+@numba_njit(parallel=True)
 def _forward(x, w, stride, dil, pad, oshape, groups):
     B, C = x.shape[0], x.shape[1]
     F, cg = w.shape[0], w.shape[1]
@@ -185,7 +185,7 @@ def _forward(x, w, stride, dil, pad, oshape, groups):
     return y
 
 
-@numba_njit(parallel=True, cache=True)
+@numba_njit(parallel=True)
 def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
     B, C = x.shape[0], x.shape[1]
     F = gy.shape[1]
@@ -214,7 +214,7 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
     return dw.reshape((F, cg, ksize[0], ksize[1], ksize[2]))
 
 
-@numba_njit(parallel=True, cache=True)
+@numba_njit(parallel=True)
 def _grad_input(w, gy, in_shape, stride, dil, pad, groups):
     B, F = gy.shape[0], gy.shape[1]
     cg = w.shape[1]
