@@ -25,6 +25,7 @@ import lasagne.layers as L
 import lasagne.layers.corrmm as corrmm
 import lasagne.layers.cuda_convnet as cc
 import lasagne.layers.dnn as dnn
+import lasagne.layers.recurrent_container as rc
 from lasagne import init, nonlinearities
 from tests.helpers import (backend_params, check_contract, compile_fn,
                            random_array, run_on_backend, tolerance)
@@ -338,6 +339,52 @@ REGISTRY.update({
     cc.NINLayer_c01b: Case(_c01b(lambda l: cc.NINLayer_c01b(
         l, 4, untie_biases=True, nonlinearity=tanh, name="n"), 3, 2, 2),
         n_params=3 * 4 + 4 * 2 * 2, tags={"n.W": {T, R}, "n.b": {T}}),
+})
+
+
+def _container(output_index=None):
+    """h_t = tanh(W [x_t, h_{t-1}] + b) and y_t = dense(h_t) over (N, 3, 3)
+    sequences; the container itself, or one of its outputs."""
+    def build(batch):
+        l_seq, v = x(batch, 3, 3)
+        x_t, h_prev = L.InputLayer((None, 3)), rc.StateLayer((None, 5), name="hp")
+        h_t = L.DenseLayer(L.ConcatLayer([x_t, h_prev]), 5, name="h",
+                           nonlinearity=tanh)
+        y_t = L.DenseLayer(h_t, 1, name="y", nonlinearity=None)
+        layer = rc.RecurrentContainerLayer({x_t: l_seq}, {h_prev: h_t},
+                                           outputs=[h_t, y_t], name="rc")
+        if output_index is not None:
+            layer = layer.output(output_index)
+        return layer, {l_seq: v}
+    return build
+
+
+def _bidirectional(batch):
+    l_in, v = x(batch, 3, 4)
+    return rc.BidirectionalLayer(L.LSTMLayer(l_in, 2, name="fw"),
+                                 L.GRULayer(l_in, 2, backwards=True, name="bw"),
+                                 merge="concat"), {l_in: v}
+
+
+_container_params = dict(
+    n_params=8 * 5 + 5 + 5 + 1 + 5,
+    tags={"h.W": {T, R}, "h.b": {T}, "y.W": {T, R}, "y.b": {T}, "rc.hp_init": set()})
+_lstm_n, _lstm_tags = recurrent_params(
+    "fw", ("ingate", "forgetgate", "cell", "outgate"), 4, 2,
+    extra=("W_cell_to_ingate", "W_cell_to_forgetgate", "W_cell_to_outgate"))
+_gru_n, _gru_tags = recurrent_params(
+    "bw", ("resetgate", "updategate", "hidden_update"), 4, 2)
+
+REGISTRY.update({
+    # ----- recurrent containers
+    rc.StateLayer: Case(lambda batch: (lambda l: (l, {l: random_array((N, 3))}))(
+        rc.StateLayer((batch, 3)))),
+    rc.RecurrentContainerLayer: Case(_container(), **_container_params),
+    rc.ContainerOutputLayer: Case(_container(1), **_container_params),
+    rc.BidirectionalLayer: Case(
+        _bidirectional, n_params=_lstm_n + _gru_n + 3 * 2,
+        tags={**_lstm_tags, **_gru_tags, "fw.cell_init": set(),
+              "fw.hid_init": set(), "bw.hid_init": set()}),
 })
 
 
