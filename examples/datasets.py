@@ -1,6 +1,6 @@
-"""Loading MNIST for the examples, from wherever it can be found.
+"""Loading the examples' data sets, from wherever they can be found.
 
-Sources, in order:
+MNIST (:func:`load_mnist`): sources, in order:
 
 1. the folder named by the ``LASAGNE_DATA_DIR`` environment variable;
 2. the cache folder (``~/.cache/lasagne/mnist``, or ``$XDG_CACHE_HOME``);
@@ -10,6 +10,12 @@ Sources, in order:
 
 Every file is checked against its published MD5 sum; files found by a
 download are stored in the cache folder for next time.
+
+Ambrose Bierce's *The Devil's Dictionary* (1911, public domain) as
+character data (:func:`load_devils_dictionary`), from the Debian package
+``dict-devil``: a file given by the user, else the installed package's
+``/usr/share/dictd/devil.dict.dz``, else the package fetched with
+``apt-get download`` and unpacked with ``dpkg-deb -x`` into the cache.
 """
 import gzip
 import hashlib
@@ -174,3 +180,90 @@ def load_mnist(verbose=True):
     X_train, X_val = X_train[:-10000], X_train[-10000:]
     y_train, y_val = y_train[:-10000], y_train[-10000:]
     return X_train, y_train, X_val, y_val, X_test, y_test
+
+
+DEVIL_DICT = "/usr/share/dictd/devil.dict.dz"
+DEVIL_PACKAGE = "dict-devil"
+
+
+def text_cache_dir():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "lasagne", DEVIL_PACKAGE)
+
+
+def _from_debian_package(folder):
+    """Fetch the dict-devil .deb with apt and unpack it under `folder`."""
+    for tool in ("apt-get", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise DatasetError(f"`{tool}` is not available here")
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        result = subprocess.run(["apt-get", "download", DEVIL_PACKAGE],
+                                cwd=tmp, capture_output=True, text=True)
+        debs = [f for f in os.listdir(tmp) if f.endswith(".deb")]
+        if result.returncode != 0 or not debs:
+            raise DatasetError(f"apt-get download {DEVIL_PACKAGE} failed: "
+                               f"{result.stderr.strip()[-300:]}")
+        result = subprocess.run(["dpkg-deb", "-x", os.path.join(tmp, debs[0]),
+                                 folder], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise DatasetError(f"dpkg-deb -x failed: {result.stderr.strip()[-300:]}")
+
+
+def find_devils_dictionary(path=None, download=True, verbose=True):
+    """Return the path of The Devil's Dictionary (gzip or plain text).
+
+    Raises
+    ------
+    DatasetError
+        If no source works; the message lists what was tried and the
+        command that installs the text.
+    """
+    if path is not None:
+        if not os.path.isfile(path):
+            raise DatasetError(f"--text {path}: no such file")
+        return path
+    cached = os.path.join(text_cache_dir(), DEVIL_DICT.lstrip("/"))
+    tried = []
+    for candidate in (DEVIL_DICT, cached):
+        if os.path.isfile(candidate):
+            return candidate
+        tried.append(f"{candidate}: not found")
+    if download:
+        if verbose:
+            print(f"Fetching the {DEVIL_PACKAGE} package with apt-get into "
+                  f"{text_cache_dir()} ...", flush=True)
+        try:
+            _from_debian_package(text_cache_dir())
+            if os.path.isfile(cached):
+                return cached
+            tried.append(f"apt-get download {DEVIL_PACKAGE}: no {DEVIL_DICT} inside")
+        except DatasetError as exc:
+            tried.append(str(exc))
+    raise DatasetError(
+        "Could not find The Devil's Dictionary. Tried:\n  " + "\n  ".join(tried)
+        + f"\nInstall it with `apt-get install {DEVIL_PACKAGE}` (Debian/Ubuntu,"
+        f" as root), or pass any plain-text file with --text FILE.")
+
+
+def load_devils_dictionary(path=None, download=True, verbose=True):
+    """The text of The Devil's Dictionary as one string, without the
+    dictd database entries (the ``00-database-*`` header and the trailing
+    alphabet line that ``dictfmt`` adds). A plain-text `path` is read as is."""
+    path = find_devils_dictionary(path, download, verbose)
+    with open(path, "rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    with opener(path, "rb") as f:
+        text = f.read().decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    if lines and lines[0].startswith("00-database-"):
+        # dictfmt's header: "00-database-*" headwords, each followed by its
+        # one-line value, then the packager's note up to the title page
+        start = next((i for i, line in enumerate(lines)
+                      if "DEVIL'S DICTIONARY" in line), 0)
+        lines = lines[start:]
+        if lines and lines[-1].strip() == "abcdefghijklmnopqrstuvwxyz":
+            lines = lines[:-1]
+    return "\n".join(lines).strip("\n") + "\n"

@@ -339,7 +339,9 @@ def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
 
 def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95,
              epsilon=1e-6):
-    """Adadelta (Zeiler, 2012)::
+    """Adadelta (Zeiler, 2012).
+
+    The update of each parameter::
 
         acc = rho * acc + (1 - rho) * grad**2
         step = grad * sqrt(delta_acc + epsilon) / sqrt(acc + epsilon)
@@ -398,7 +400,9 @@ def _bias_corrected_lr(t, learning_rate, beta1, beta2, dtype):
 
 def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
          epsilon=1e-8):
-    """Adam (Kingma & Ba, 2014), with the bias correction folded into the
+    """Adam (Kingma & Ba, 2014).
+
+    The update of each parameter, with the bias correction folded into the
     step size::
 
         t += 1
@@ -450,7 +454,9 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
 
 def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9,
            beta2=0.999, epsilon=1e-8):
-    """Adamax (Kingma & Ba, 2014), Adam with the infinity norm::
+    """Adamax (Kingma & Ba, 2014), Adam with the infinity norm.
+
+    The update of each parameter::
 
         t += 1
         m = beta1 * m + (1 - beta1) * grad
@@ -499,8 +505,9 @@ def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9,
 
 def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9,
             beta2=0.999, epsilon=1e-8):
-    """AMSGrad (Reddi et al., 2018): Adam dividing by the running maximum
-    of the second moment estimate::
+    """AMSGrad (Reddi et al., 2018).
+
+    Adam dividing by the running maximum of the second moment estimate::
 
         t += 1
         m = beta1 * m + (1 - beta1) * grad

@@ -148,3 +148,59 @@ def test_siamese_tower_gets_gradients_from_both_inputs():
               floatX([1, 0, 1, 0, 1, 0])]
     ga, gb = compile_fn([xa, xb, target], [from_a, from_b])(*values)
     assert np.abs(ga).sum() > 0 and np.abs(gb).sum() > 0
+
+
+def test_trained_network_reused_on_new_inputs():
+    """Train, then ask for an inner layer's output on a new variable: the
+    trained weights are used, with no copy and no retraining."""
+    l_in = InputLayer((None, 4))
+    trunk = DenseLayer(l_in, 8, name="trunk")
+    head = DenseLayer(trunk, 3, nonlinearity=lasagne.nonlinearities.softmax)
+    y = pt.ivector("y")
+    loss = lasagne.objectives.categorical_crossentropy(get_output(head), y).mean()
+    rng = np.random.default_rng(5)
+    X = floatX(rng.normal(size=(30, 4)))
+    labels = X[:, :3].argmax(axis=1).astype("int32")
+    losses = _train([l_in.input_var, y], loss, get_all_params(head), [X, labels])
+    assert losses[-1] < 0.7 * losses[0]
+    new_x = pt.matrix("new_x")
+    features = compile_fn([new_x], get_output(trunk, {l_in: new_x}))(X[:5])
+    W, b = trunk.W.get_value(), trunk.b.get_value()
+    np.testing.assert_allclose(features, np.maximum(X[:5] @ W + b, 0), rtol=1e-5)
+    # feeding an inner layer directly: the head alone on given features
+    f = pt.matrix("features")
+    probs = compile_fn([f], get_output(head, {trunk: f}))(features)
+    full = compile_fn([l_in.input_var], get_output(head))(X[:5])
+    np.testing.assert_allclose(probs, full, rtol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["num_leading_axes", "reshape"])
+def test_same_model_applied_to_each_time_step(how):
+    """One dense model applied to every step of a sequence: every step uses
+    the same weights (a numpy loop over steps agrees) and training on all
+    steps sends gradient from each of them."""
+    n_steps = 5
+    l_seq = InputLayer((None, n_steps, 3))
+    if how == "num_leading_axes":
+        per_step = DenseLayer(l_seq, 2, num_leading_axes=2, name="step")
+        layer = per_step
+    else:
+        from lasagne.layers import ReshapeLayer
+        per_step = DenseLayer(ReshapeLayer(l_seq, (-1, 3)), 2, name="step")
+        layer = ReshapeLayer(per_step, (-1, n_steps, 2))
+    assert layer.output_shape == (None, n_steps, 2)
+    rng = np.random.default_rng(6)
+    X = floatX(rng.normal(size=(4, n_steps, 3)))
+    target = floatX(rng.normal(size=(4, n_steps, 2)))
+    out = compile_fn([l_seq.input_var], get_output(layer))(X)
+    W, b = per_step.W.get_value(), per_step.b.get_value()
+    expected = np.stack([np.maximum(X[:, t] @ W + b, 0) for t in range(n_steps)], axis=1)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    t_var = pt.tensor3("target")
+    step_losses = ((get_output(layer) - t_var) ** 2).sum(axis=2).mean(axis=0)
+    grads = [pytensor.grad(step_losses[t], per_step.W) for t in range(n_steps)]
+    norms = compile_fn([l_seq.input_var, t_var], [abs(g).sum() for g in grads])(X, target)
+    assert min(norms) > 0  # every time step reaches the shared weights
+    losses = _train([l_seq.input_var, t_var], step_losses.sum(), [per_step.W, per_step.b],
+                    [X, target])
+    assert losses[-1] < losses[0]

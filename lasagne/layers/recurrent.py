@@ -53,8 +53,8 @@ class CustomRecurrentLayer(_BaseRecurrentLayer):
     nonlinearity : callable or None
         ``f`` above; None is the identity.
     hid_init : callable, array, shared variable or Layer
-        Initial hidden state: a parameter of shape (1, *hidden) or a layer
-        giving (batch, *hidden).
+        Initial hidden state: a parameter of shape ``(1, *hidden)`` or a
+        layer giving ``(batch, *hidden)``.
     backwards : bool
         Process the sequence from its end to its start. The output stays in
         input order.
@@ -72,7 +72,7 @@ class CustomRecurrentLayer(_BaseRecurrentLayer):
     mask_input : Layer or None
         (batch, time) mask layer.
     only_return_final : bool
-        Return only the last step processed, (batch, *hidden).
+        Return only the last step processed, ``(batch, *hidden)``.
 
     Examples
     --------

@@ -30,7 +30,7 @@ class StateLayer(InputLayer):
     Parameters
     ----------
     shape : tuple
-        (batch, *state) with ``None`` for the batch size.
+        ``(batch, *state)`` with ``None`` for the batch size.
     name : str, optional
 
     Examples
@@ -52,8 +52,8 @@ class RecurrentContainerLayer(MergeLayer):
     Parameters
     ----------
     sequences : dict {InputLayer: Layer}
-        Step inputs of the graph (batch, *features), each fed with one time
-        step of a sequence layer (batch, time, *features).
+        Step inputs of the graph ``(batch, *features)``, each fed with one
+        time step of a sequence layer ``(batch, time, *features)``.
     states : dict {StateLayer: Layer}
         For each state, its previous-step placeholder and the layer of the
         step graph computing its new value. Several states are allowed; any
@@ -65,8 +65,8 @@ class RecurrentContainerLayer(MergeLayer):
     non_sequences : dict {InputLayer: Layer}, optional
         Step inputs fed with the same value (batch, ...) at every step.
     state_inits : dict {StateLayer: spec}, optional
-        Initial value of a state: a Layer giving (batch, *state), or a
-        callable, array or shared variable of shape (1, *state) made a
+        Initial value of a state: a Layer giving ``(batch, *state)``, or a
+        callable, array or shared variable of shape ``(1, *state)`` made a
         parameter. Default ``lasagne.init.Constant(0.)``.
     mask_input : Layer, optional
         (batch, time) mask: at masked steps the states keep their previous

@@ -14,7 +14,6 @@ input and to the transform parameters.
 import numbers
 
 import numpy as np
-import pytensor
 import pytensor.tensor as pt
 
 from ..utils import as_tuple

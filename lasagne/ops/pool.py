@@ -155,7 +155,16 @@ class _PoolOpBase(Op):
 
 
 class Pool(_PoolOpBase):
-    """Pooling of the trailing ``len(ws)`` axes. Use :func:`pool`."""
+    """Pooling of the trailing ``len(ws)`` axes. Use :func:`pool`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(16.).reshape(1, 1, 4, 4)
+    >>> Pool(ws=(2, 2), mode="average_inc_pad")(x).eval()
+    array([[[[ 2.5,  4.5],
+             [10.5, 12.5]]]])
+    """
 
     def make_node(self, x):
         x = self._check_input(x)
@@ -176,7 +185,15 @@ class Pool(_PoolOpBase):
 
 class PoolGrad(_PoolOpBase):
     """Gradient of :class:`Pool` with respect to its input: ``(x, gz)``
-    gives the input-shaped gradient."""
+    gives the input-shaped gradient.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1., 3., 2., 0.]])
+    >>> PoolGrad(ws=(2,))(x, np.array([[10., 20.]])).eval()
+    array([[ 0., 10., 20.,  0.]])
+    """
 
     def make_node(self, x, gz):
         x = self._check_input(x)
@@ -212,7 +229,15 @@ class PoolGrad(_PoolOpBase):
 class MaxPoolGradGrad(_PoolOpBase):
     """``(x, g) -> g`` read at the first maximum of every window of ``x``:
     the gradient of the max-pool gradient with respect to the output
-    gradient (and the directional derivative of max pooling)."""
+    gradient (and the directional derivative of max pooling).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1., 3., 2., 0.]])
+    >>> MaxPoolGradGrad(ws=(2,))(x, np.array([[5., 6., 7., 8.]])).eval()
+    array([[6., 7.]])
+    """
 
     def __init__(self, ws, stride=None, pad=0, ignore_border=True, mode="max"):
         super().__init__(ws, stride, pad, ignore_border, mode)

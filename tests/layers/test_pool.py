@@ -289,3 +289,19 @@ def test_flattening_layers_agree_with_unknown_batch():
                               axis=2)
     check_layer(SpatialPyramidPoolingLayer(l_in, [3, 1]), x,
                 reference=expected, backends=True)
+
+
+def test_layers_and_graphs_pickle():
+    import pickle
+    l_in = InputLayer((None, 3, 8, 8))
+    layers = [MaxPool2DLayer(l_in, 2, name="pool"),
+              FeaturePoolLayer(l_in, 3), GlobalPoolLayer(l_in),
+              SpatialPyramidPoolingLayer(l_in)]
+    for layer in layers:
+        clone = pickle.loads(pickle.dumps(layer))
+        assert clone.output_shape == layer.output_shape
+    out = get_output(layers[0])
+    x = random_array((2, 3, 8, 8))
+    fn = compile_fn([l_in.input_var], pt.grad(out.sum(), l_in.input_var))
+    again = pickle.loads(pickle.dumps(fn))
+    np.testing.assert_array_equal(again(x), fn(x))

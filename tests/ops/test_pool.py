@@ -299,3 +299,17 @@ def test_numba_kernels_take_strided_inputs_without_fallback():
     np.testing.assert_allclose(
         got[0], ref_pool(xv.transpose(0, 1, 3, 2), (3, 2), (2, 1), (1, 0),
                          True, "max"))
+
+
+def test_parallel_numba_kernels(monkeypatch):
+    """The optional prange kernels compute the same numbers."""
+    from lasagne.ops import _pool_numba
+    monkeypatch.setattr(_pool_numba, "PARALLEL", True)
+    x = pt.tensor3("x")
+    y = pool(x, (3,), stride=(2,), pad=(1,), mode="average_inc_pad")
+    gx = pytensor.grad((y ** 2).sum(), x)
+    xv = np.random.default_rng(8).normal(size=(4, 3, 9))
+    got = pytensor.function([x], [y, gx], mode="NUMBA")(xv)
+    expected = compile_fn([x], [y, gx])(xv)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-12)
