@@ -133,3 +133,157 @@ def check_layer(layer, input_values, reference=None, backends=False,
         assert_backends_agree(variables, output, values, reference=computed,
                               rtol=rtol, atol=atol)
     return computed
+
+
+#: The tags every contract case states for each parameter.
+CONTRACT_TAGS = ("trainable", "regularizable")
+
+
+def _graph_inputs(layer, input_values):
+    """The graph's InputLayers and a dict InputLayer -> value."""
+    from lasagne.layers import InputLayer, get_all_layers
+    inputs = [l for l in get_all_layers(layer) if isinstance(l, InputLayer)]
+    if not isinstance(input_values, dict):
+        assert len(inputs) == 1, "several inputs: pass a dict"
+        input_values = {inputs[0]: input_values}
+    return inputs, input_values
+
+
+def _param_tags(layer):
+    """{parameter name: set of CONTRACT_TAGS it carries} for a whole graph."""
+    from lasagne.layers import get_all_params
+    names = {}
+    for p in get_all_params(layer):
+        assert p.name not in names, f"two parameters are named {p.name!r}"
+        names[p.name] = set()
+    for tag in CONTRACT_TAGS:
+        for p in get_all_params(layer, **{tag: True}):
+            names[p.name].add(tag)
+    return names
+
+
+def _contract_grad(layer, input_values, grad, constant_inputs):
+    """verify_grad of the deterministic output w.r.t. the float inputs not
+    named in `constant_inputs` (grad="inputs"), or w.r.t. the parameters
+    (grad="params")."""
+    from pytensor.graph.replace import graph_replace
+
+    from lasagne.layers import get_all_params, get_output
+    values = dict(input_values)
+    if grad == "inputs":
+        wrt = [l for l in values if l.name not in constant_inputs]
+        assert wrt and all(values[l].dtype.kind == "f" for l in wrt), \
+            "grad='inputs' needs float inputs: use grad='params'"
+        for l in wrt:
+            assert values[l].dtype == np.float64, "verify_grad needs float64"
+        fixed = {l: v for l, v in values.items() if l not in wrt}
+
+        def fn(*xs):
+            mapping = dict(zip(wrt, xs))
+            mapping.update(fixed)
+            return get_output(layer, mapping, deterministic=True)
+
+        point = [values[l] for l in wrt]
+    else:
+        params = get_all_params(layer, trainable=True)
+        assert params, "grad='params' on a layer without trainable parameters"
+        output = get_output(layer, values, deterministic=True)
+
+        def fn(*ps):
+            return graph_replace(output, dict(zip(params, ps)), strict=False)
+
+        point = [p.get_value() for p in params]
+        assert all(v.dtype == np.float64 for v in point), "verify_grad needs float64"
+    pytensor.gradient.verify_grad(fn, point, rng=np.random.default_rng(0),
+                                  mode=FAST)
+
+
+def _run(layer, input_values):
+    from lasagne.layers import get_output
+    out = get_output(layer, deterministic=True)
+    return compile_fn([l.input_var for l in input_values], out)(*input_values.values())
+
+
+def check_contract(layer, input_values, unknown_batch=None, n_params=0,
+                   tags=None, grad="inputs", constant_inputs=(),
+                   backends=True):
+    """Check a layer's whole contract.
+
+    Parameters
+    ----------
+    layer, input_values : the layer built on InputLayers with a fixed batch
+        size, and its input values (one array or a dict InputLayer -> array).
+    unknown_batch : (layer, input_values) for the same layer built on
+        InputLayers whose batch size is None; its shapes are checked too.
+    n_params : expected ``count_params(layer)`` (the whole graph).
+    tags : expected {parameter name: set of tags among CONTRACT_TAGS} for
+        every parameter of the graph (None: the graph has none).
+    grad : "inputs" (verify_grad w.r.t. the float inputs, except the
+        InputLayers named in `constant_inputs`), "params" (w.r.t. the
+        trainable parameters, for integer-input layers) or None (say why in
+        the case).
+    backends : also check Numba, C and JAX agree (deterministic output).
+
+    Checked: declared == computed output shape (both builds); parameter
+    count and tags; verify_grad; pickling round trip of the graph (same
+    outputs, restored and independent parameters); get/set_all_param_values
+    round trip; backend parity. Returns the deterministic output.
+    """
+    import pickle
+
+    from lasagne.layers import (count_params, get_all_layers,
+                                get_all_param_values, get_all_params,
+                                set_all_param_values)
+    inputs, input_values = _graph_inputs(layer, input_values)
+    # -- shapes, for a fixed and an unknown batch size
+    check_layer(layer, input_values, deterministic=True)
+    if unknown_batch is not None:
+        check_layer(*unknown_batch, deterministic=True)
+        for d_unknown, d_fixed in zip(unknown_batch[0].output_shape,
+                                      layer.output_shape, strict=True):
+            assert d_unknown is None or d_unknown == d_fixed, \
+                (unknown_batch[0].output_shape, layer.output_shape)
+    # -- parameters
+    assert count_params(layer) == n_params, (count_params(layer), n_params)
+    assert _param_tags(layer) == (tags or {}), _param_tags(layer)
+    assert sum(p.get_value().size for p in get_all_params(layer)) == n_params
+    # -- gradients
+    if grad is not None:
+        _contract_grad(layer, input_values, grad, constant_inputs)
+    reference = _run(layer, input_values)
+    # -- pickling round trip
+    clone = pickle.loads(pickle.dumps(layer))
+    clone_inputs = [l for l, orig in zip(get_all_layers(clone), get_all_layers(layer))
+                    if orig in input_values]
+    assert len(clone_inputs) == len(input_values)
+    clone_values = dict(zip(clone_inputs, input_values.values()))
+    assert clone.output_shape == layer.output_shape
+    r, a = tolerance()
+    np.testing.assert_allclose(_run(clone, clone_values), reference, rtol=r, atol=a,
+                               err_msg="the unpickled graph computes other numbers")
+    values = get_all_param_values(layer)
+    for got, want in zip(get_all_param_values(clone), values):
+        np.testing.assert_array_equal(got, want)
+    for p in get_all_params(clone):          # independent copies
+        p.set_value(p.get_value() + 1)
+    for got, want in zip(get_all_param_values(layer), values):
+        np.testing.assert_array_equal(got, want)
+    # -- get/set_all_param_values round trip
+    if values:
+        rng = np.random.default_rng(1)
+        moved = [(v + rng.uniform(0.05, 0.2, v.shape)).astype(v.dtype)
+                 for v in values]
+        set_all_param_values(layer, moved)
+        for got, want in zip(get_all_param_values(layer), moved):
+            np.testing.assert_array_equal(got, want)
+        assert not np.allclose(_run(layer, input_values), reference), \
+            "new parameter values do not change the output"
+        set_all_param_values(layer, values)
+        np.testing.assert_array_equal(_run(layer, input_values), reference)
+    # -- backends
+    if backends:
+        from lasagne.layers import get_output
+        assert_backends_agree([l.input_var for l in input_values],
+                              get_output(layer, deterministic=True),
+                              list(input_values.values()), reference=reference)
+    return reference

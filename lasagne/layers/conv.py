@@ -152,6 +152,8 @@ class BaseConvLayer(Layer):
     (3, (4, 3, 3, 3, 3), (None, 4, 6, 6, 6))
     """
 
+    _pad_argument = "pad"    # the subclasses' name for it, in messages
+
     def __init__(self, incoming, num_filters, filter_size, stride=1, pad=0,
                  untie_biases=False, W=init.GlorotUniform(),
                  b=init.Constant(0.), nonlinearity=nonlinearities.rectify,
@@ -198,7 +200,7 @@ class BaseConvLayer(Layer):
             raise ValueError(
                 f"{self._where()}num_filters={num_filters} is not divisible "
                 f"by num_groups={num_groups}.")
-        self.pad = _check_pad(self, pad, n)
+        self.pad = _check_pad(self, pad, n, name=self._pad_argument)
         self.W = self.add_param(W, self.get_W_shape(), name="W")
         if b is None:
             self.b = None
@@ -371,6 +373,8 @@ class Conv3DLayer(BaseConvLayer):
 
 class _TransposedConvLayer(BaseConvLayer):
     """Shared code of the 2-d and 3-d transposed convolutions."""
+
+    _pad_argument = "crop"   # named so in error messages
 
     def __init__(self, incoming, num_filters, filter_size, stride, crop,
                  untie_biases, W, b, nonlinearity, flip_filters, output_size,

@@ -55,5 +55,7 @@ class Conv2DMMLayer(BaseConvLayer):
         if pad == "same":
             pad = tuple(((f - 1) // 2, f - 1 - (f - 1) // 2)
                         for f in self.filter_size)
+        elif pad == "full":   # as ints: the Op cannot see W's static shape
+            pad = tuple(f - 1 for f in self.filter_size)
         return conv(input, self.W, stride=self.stride, padding=pad,
                     groups=self.num_groups, filter_flip=self.flip_filters)

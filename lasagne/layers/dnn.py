@@ -8,6 +8,7 @@ compiled with ``mode="JAX"`` on an NVIDIA GPU runs them on cuDNN through
 XLA. The flags say whether such a GPU is usable here.
 """
 from .. import init, nonlinearities
+from ..ops.conv import conv
 from .conv import BaseConvLayer
 from .normalization import BatchNormLayer, _batch_norm
 from .pool import Pool2DLayer, Pool3DLayer, SpatialPyramidPoolingLayer
@@ -111,6 +112,19 @@ class MaxPool3DDNNLayer(Pool3DDNNLayer):
                          ignore_border=ignore_border, mode="max", **kwargs)
 
 
+def _dnn_convolve(layer, input):
+    """The convolution of `input` with ``layer.W`` for the DNN layers
+    (BaseConvLayer leaves `convolve` to its subclasses)."""
+    pad = layer.pad     # as ints: the conv Op cannot see W's static shape
+    if pad == "same":   # odd or even filters: (f - 1) split before/after
+        pad = tuple(((f - 1) // 2, f - 1 - (f - 1) // 2)
+                    for f in layer.filter_size)
+    elif pad == "full":
+        pad = tuple(f - 1 for f in layer.filter_size)
+    return conv(input, layer.W, stride=layer.stride, padding=pad,
+                groups=layer.num_groups, filter_flip=layer.flip_filters)
+
+
 class Conv2DDNNLayer(BaseConvLayer):
     """Conv2DDNNLayer(incoming, num_filters, filter_size, stride=(1, 1),
     pad=0, untie_biases=False, W=lasagne.init.GlorotUniform(),
@@ -135,6 +149,9 @@ class Conv2DDNNLayer(BaseConvLayer):
                          untie_biases, W, b, nonlinearity, flip_filters,
                          num_groups, n=2, **kwargs)
 
+    def convolve(self, input, **kwargs):
+        return _dnn_convolve(self, input)
+
 
 class Conv3DDNNLayer(BaseConvLayer):
     """Conv3DDNNLayer(incoming, num_filters, filter_size, stride=(1, 1, 1),
@@ -158,6 +175,9 @@ class Conv3DDNNLayer(BaseConvLayer):
         super().__init__(incoming, num_filters, filter_size, stride, pad,
                          untie_biases, W, b, nonlinearity, flip_filters,
                          num_groups, n=3, **kwargs)
+
+    def convolve(self, input, **kwargs):
+        return _dnn_convolve(self, input)
 
 
 class SpatialPyramidPoolingDNNLayer(SpatialPyramidPoolingLayer):

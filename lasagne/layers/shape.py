@@ -333,13 +333,17 @@ class SliceLayer(Layer):
             raise TypeError(
                 f"{self._where()}`indices` must be an int or a slice, got "
                 f"{indices!r}.")
+        if isinstance(indices, slice) and indices.step == 0:
+            raise ValueError(
+                f"{self._where()}`indices` {indices!r} has a step of 0; use "
+                f"a non-zero step.")
         self.slice = indices
         self.axis = int(axis)
         size = self.input_shape[self.axis]
         if (isinstance(indices, utils.int_types) and size is not None
                 and not -size <= indices < size):
             raise ValueError(
-                f"{self._where()}index {indices} is out of range for axis "
+                f"{self._where()}`indices` {indices} is out of range for axis "
                 f"{axis} of size {size}.")
 
     def get_output_shape_for(self, input_shape):

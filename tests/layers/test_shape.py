@@ -102,7 +102,7 @@ class TestSliceLayer:
         check_layer(layer, x, reference=x[tuple(index)])
 
     def test_errors(self):
-        with pytest.raises(ValueError, match="index 10 is out of range for axis 1 of size 10"):
+        with pytest.raises(ValueError, match="`indices` 10 is out of range for axis 1 of size 10"):
             SliceLayer(InputLayer((None, 10)), 10, axis=1)
         with pytest.raises(ValueError, match="`axis` 3"):
             SliceLayer(InputLayer((None, 10)), 0, axis=3)

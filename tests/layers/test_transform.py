@@ -8,8 +8,10 @@ import pytest
 
 from lasagne.layers import (ConcatLayer, InputLayer, TPSTransformerLayer,
                             TransformerLayer, get_output)
-from lasagne.layers import special
-from tests.helpers import FAST, check_layer, compile_fn, floatX, random_array
+from lasagne import init
+from lasagne.layers import DenseLayer, special
+from tests.helpers import (FAST, HAS_JAX, assert_backends_agree, check_layer,
+                           compile_fn, floatX, random_array)
 
 
 def pixel(i, n, border):
@@ -251,3 +253,22 @@ def test_output_is_float32_with_float32_input():
     got = compile_fn([x, t], out)(np.ones((1, 1, 4, 4), "float32"),
                                   np.array([[1, 0, 0, 0, 1, 0]], "float32"))
     np.testing.assert_allclose(got, 1, rtol=1e-6)
+
+
+@pytest.mark.backends
+@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
+def test_dense_localization_network_on_jax():
+    # Regression: with a DenseLayer as localization network, the transform
+    # parameters were reshaped to (batch, 2, k) with a size computed from
+    # the Dense weights' shape, which JAX cannot compile.
+    l_in = InputLayer((2, 2, 5, 6))
+    loc_affine = DenseLayer(l_in, 6, W=init.Normal(0.01), nonlinearity=None,
+                            b=np.array([1.0, 0.1, 0.0, -0.1, 0.9, 0.0]))
+    loc_tps = DenseLayer(l_in, 8, W=init.Normal(0.01), nonlinearity=None)
+    layer = ConcatLayer([TransformerLayer(l_in, loc_affine),
+                         TPSTransformerLayer(l_in, loc_tps, control_points=4)])
+    x = random_array((2, 2, 5, 6))
+    expected = compile_fn([l_in.input_var], get_output(layer))(x)
+    check_layer(layer, x, reference=expected)
+    assert_backends_agree([l_in.input_var], get_output(layer), [x],
+                          reference=expected, backends=["jax"])
