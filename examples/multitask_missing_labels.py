@@ -20,7 +20,8 @@ import pytensor
 import pytensor.tensor as pt
 
 import lasagne
-from lasagne.layers import DenseLayer, DropoutLayer, InputLayer
+from lasagne.layers import (DenseLayer, DropoutLayer, FlattenLayer, InputLayer,
+                            NonlinearityLayer)
 from lasagne.nonlinearities import sigmoid, softmax
 from datasets import load_mnist
 from training import iterate_minibatches, plot_curves, progress
@@ -39,12 +40,19 @@ def build_network(input_var=None):
     l_in = InputLayer((None, 1, 28, 28), input_var=input_var, name="input")
     trunk = DenseLayer(DropoutLayer(l_in, p=0.2), 400, name="trunk1")
     trunk = DenseLayer(DropoutLayer(trunk, p=0.5), 200, name="trunk2")
-    heads = {
-        "digit": DenseLayer(trunk, 10, nonlinearity=softmax, name="digit"),
-        "parity": DenseLayer(trunk, 1, nonlinearity=sigmoid, name="parity"),
-        "high": DenseLayer(trunk, 1, nonlinearity=sigmoid, name="high"),
-    }
-    return heads
+    return {"digit": DenseLayer(trunk, 10, nonlinearity=softmax, name="digit"),
+            "parity": binary_head(trunk, "parity"),
+            "high": binary_head(trunk, "high")}
+
+
+def binary_head(incoming, name):
+    """A probability per example, shape (batch,). The sigmoid is the last
+    operation, so binary_crossentropy computes the loss from the logits and
+    stays finite when the sigmoid saturates: a masked example still computes
+    its loss, and an infinite one times weight 0 would be NaN."""
+    logit = DenseLayer(incoming, 1, nonlinearity=None, name=name)
+    return NonlinearityLayer(FlattenLayer(logit, outdim=1), sigmoid,
+                             name=f"{name}_prob")
 
 
 def build_functions(heads, input_var, learning_rate=0.05):
@@ -56,8 +64,8 @@ def build_functions(heads, input_var, learning_rate=0.05):
     obj = lasagne.objectives
     losses = {
         "digit": obj.categorical_crossentropy(outputs["digit"], targets["digit"]),
-        "parity": obj.binary_crossentropy(outputs["parity"][:, 0], targets["parity"]),
-        "high": obj.binary_crossentropy(outputs["high"][:, 0], targets["high"]),
+        "parity": obj.binary_crossentropy(outputs["parity"], targets["parity"]),
+        "high": obj.binary_crossentropy(outputs["high"], targets["high"]),
     }
     # missing labels weigh zero; each task averages over its labelled examples
     task_losses = [obj.aggregate(losses[t], weights=masks[t], mode="normalized_sum")
@@ -71,8 +79,8 @@ def build_functions(heads, input_var, learning_rate=0.05):
     det = dict(zip(TASKS, lasagne.layers.get_output(layers, deterministic=True)))
     accuracies = [
         obj.categorical_accuracy(det["digit"], targets["digit"]).mean(),
-        obj.binary_accuracy(det["parity"][:, 0], targets["parity"]).mean(),
-        obj.binary_accuracy(det["high"][:, 0], targets["high"]).mean(),
+        obj.binary_accuracy(det["parity"], targets["parity"]).mean(),
+        obj.binary_accuracy(det["high"], targets["high"]).mean(),
     ]
     eval_fn = pytensor.function([input_var] + [targets[t] for t in TASKS],
                                 accuracies)
