@@ -17,31 +17,19 @@ never compete for the cores:
 All GEMM operands are C-contiguous (Numba's ``np.dot`` is slow on
 transposed views). Chunks keep the row buffer near :data:`CHUNK_ELEMENTS`.
 """
-import hashlib
 
 import numpy as np
 from numba import prange
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
-from ._blas_threads import __file__ as _blas_threads_file
+from ._cache import KERNEL_SALT
+
 from ._blas_threads import blas_threads_local as _blas_threads_local
 from .conv import Conv, ConvGradFilters, ConvGradInput
 
 #: Target size (in elements) of the im2col buffer of one batch chunk.
 CHUNK_ELEMENTS = 1 << 22
-
-
-def _source_version():
-    """A number that changes with the kernels' source: PyTensor's on-disk
-    Numba cache is keyed on the Op and its props only, so this salt keeps
-    a cached kernel from outliving an edit of this file."""
-    digest = hashlib.sha256()
-    for module in (__file__, _blas_threads_file):
-        with open(module, "rb") as f:
-            digest.update(f.read())
-    return int(digest.hexdigest()[:8], 16)
-
 
 
 @numba_njit
@@ -295,7 +283,7 @@ def _vec3(v):
     return (int(v[0]), int(v[1]), int(v[2]))
 
 
-_VERSION = _source_version()
+_VERSION = KERNEL_SALT
 _LIFT = {1: _lift1, 2: _lift2, 3: _lift3}
 _DROP = {1: _drop1, 2: _drop2, 3: _drop3}
 _VEC = {1: _vec1, 2: _vec2, 3: _vec3}

@@ -13,6 +13,8 @@ from pytensor.link.numba.cache import compile_numba_function_src
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
+from ._cache import KERNEL_SALT
+
 from lasagne.ops.pool import MaxPoolGradGrad, Pool, PoolGrad
 
 # Bumped whenever the generated code changes, to invalidate Numba's cache.
@@ -130,7 +132,7 @@ def _exact(op):
 
 def _cache_salt():
     """Integer mixed into Numba's cache key: kernel version and PARALLEL."""
-    return 2 * _KERNEL_VERSION + bool(PARALLEL)
+    return 2 * (_KERNEL_VERSION + KERNEL_SALT) + bool(PARALLEL)
 
 
 def _compile(src, name):

@@ -5,6 +5,8 @@ import numpy as np
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
+from ._cache import KERNEL_SALT
+
 from . import recurrent_kernels as kernels
 from .recurrent import RecurrenceBackward, RecurrenceForward
 
@@ -47,7 +49,7 @@ def numba_funcify_recurrence_forward(op, node, **kwargs):
     else:
         call = (f"kernels.rnn_forward(c(a0), c(a1), c(a2), {mask}, "
                 f"acts.copy(), opts.copy())")
-    return _numba_wrapper(len(node.inputs), call, env)
+    return _numba_wrapper(len(node.inputs), call, env), KERNEL_SALT
 
 
 @register_funcify_default_op_cache_key(RecurrenceBackward)
@@ -69,7 +71,7 @@ def numba_funcify_recurrence_backward(op, node, **kwargs):
     else:
         call = (f"kernels.rnn_backward(c(a1), c(a2), {mask}, c(a{n}), "
                 f"c(a{n + 1}), {tail}")
-    return _numba_wrapper(len(node.inputs), call, env)
+    return _numba_wrapper(len(node.inputs), call, env), KERNEL_SALT
 
 
 # --------------------------------------------------------------------- JAX
