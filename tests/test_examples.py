@@ -30,7 +30,7 @@ def test_loader_verifies_checksums(tmp_path, monkeypatch):
 
 
 @needs_mnist
-@pytest.mark.parametrize("model", ["mlp", "custom_mlp:1,100,0,0.2"])
+@pytest.mark.parametrize("model", ["mlp", "custom_mlp:1,100,0,0.2", "cnn"])
 def test_mnist_mlp_trains(model):
     import mnist
     result = mnist.main(model, num_epochs=2, train_size=5000, batch_size=250,
