@@ -5,6 +5,7 @@ import pytensor.tensor as pt
 
 from .. import utils
 from .base import MergeLayer
+from .special import _check_expression_args
 
 __all__ = ["autocrop", "autocrop_array_shapes", "ConcatLayer", "concat",
            "ElemwiseMergeLayer", "ElemwiseSumLayer", "ExpressionMergeLayer"]
@@ -318,15 +319,7 @@ class ExpressionMergeLayer(MergeLayer):
 
     def __init__(self, incomings, function, output_shape=None, **kwargs):
         super().__init__(incomings, **kwargs)
-        if not callable(function):
-            raise TypeError(
-                f"{self._where()}`function` must be callable, got "
-                f"{function!r}.")
-        if not (output_shape is None or output_shape == "auto"
-                or callable(output_shape) or isinstance(output_shape, tuple)):
-            raise ValueError(
-                f"{self._where()}`output_shape` must be None, 'auto', a tuple "
-                f"or a callable, got {output_shape!r}.")
+        _check_expression_args(self, function, output_shape)
         self.function = function
         self._output_shape = output_shape
         self.get_output_shape_for(self.input_shapes)  # fail early

@@ -179,6 +179,19 @@ def standardize(layer, offset, scale, shared_axes="auto"):
     return layer
 
 
+def _check_expression_args(layer, function, output_shape):
+    """Validate the `function` and `output_shape` arguments shared by
+    ExpressionLayer and ExpressionMergeLayer."""
+    if not callable(function):
+        raise TypeError(
+            f"{layer._where()}`function` must be callable, got {function!r}.")
+    if not (output_shape is None or output_shape == "auto"
+            or callable(output_shape) or isinstance(output_shape, tuple)):
+        raise ValueError(
+            f"{layer._where()}`output_shape` must be None, 'auto', a tuple "
+            f"or a callable, got {output_shape!r}.")
+
+
 class ExpressionLayer(Layer):
     """Applies an arbitrary function of one input.
 
@@ -204,15 +217,7 @@ class ExpressionLayer(Layer):
 
     def __init__(self, incoming, function, output_shape=None, **kwargs):
         super().__init__(incoming, **kwargs)
-        if not callable(function):
-            raise TypeError(
-                f"{self._where()}`function` must be callable, got "
-                f"{function!r}.")
-        if not (output_shape is None or output_shape == "auto"
-                or callable(output_shape) or isinstance(output_shape, tuple)):
-            raise ValueError(
-                f"{self._where()}`output_shape` must be None, 'auto', a tuple "
-                f"or a callable, got {output_shape!r}.")
+        _check_expression_args(self, function, output_shape)
         self.function = function
         self._output_shape = output_shape
 
