@@ -27,7 +27,7 @@ import lasagne.layers.cuda_convnet as cc
 import lasagne.layers.dnn as dnn
 import lasagne.layers.recurrent_container as rc
 from lasagne import init, nonlinearities
-from tests.helpers import (HAS_JAX, backend_params, check_contract,
+from tests.helpers import (backend_params, check_contract,
                            compile_fn, random_array, run_on_backend, tolerance)
 
 #: Drop-in modules not star-imported by ``lasagne.layers``.
@@ -450,34 +450,6 @@ def test_contract(cls):
                    constant_inputs=case.constant_inputs, backends=False)
 
 
-#: Layers PyTensor's JAX backend cannot compile yet, with the reason.
-JAX_KNOWN_FAILURES = {
-    rc.RecurrentContainerLayer: (
-        "a size of the (1, batch, units) shape of its scan is computed in "
-        "the graph from other sizes: JAX needs concrete sizes"),
-}
-
-
-@pytest.mark.backends
-@pytest.mark.skipif(not HAS_JAX, reason="jax is not installed")
-@pytest.mark.parametrize("cls", list(JAX_KNOWN_FAILURES), ids=_ids)
-def test_known_jax_failures(cls):
-    """Strict xfail: passes (and so fails the suite) once the layer compiles
-    on JAX, so that it goes back into test_backends_agree."""
-    layer, inputs = REGISTRY[cls].build(N)
-    outputs = L.get_output(layer, deterministic=True)
-    variables = [l.input_var for l in inputs]
-    try:
-        got = run_on_backend("jax", variables, outputs, list(inputs.values()))
-    except TypeError as e:
-        assert "concrete" in str(e)
-        pytest.xfail(JAX_KNOWN_FAILURES[cls])
-    reference = compile_fn(variables, outputs)(*inputs.values())
-    np.testing.assert_allclose(got, reference, *tolerance())
-    raise AssertionError(f"{cls.__name__} now compiles on JAX: remove it "
-                         f"from JAX_KNOWN_FAILURES")
-
-
 @pytest.mark.slow   # one graph of ~65 layers: Numba alone takes ~2.5 min here
 # PyTensor's JAX backend drops the recurrent graphs' shape Asserts, saying so
 @pytest.mark.filterwarnings("ignore:Skipping Assert:UserWarning")
@@ -487,8 +459,6 @@ def test_backends_agree(backend):
     outputs), against the FAST_COMPILE numbers."""
     variables, values, outputs, names = [], [], [], []
     for cls, case in REGISTRY.items():
-        if backend == "jax" and cls in JAX_KNOWN_FAILURES:
-            continue        # pinned by test_known_jax_failures
         layer, inputs = case.build(N)
         variables += [l.input_var for l in inputs]
         values += list(inputs.values())

@@ -36,6 +36,21 @@ def _fusable_name(fn):
         return None
 
 
+
+def batch_initial_state(param, n_batch, shape):
+    """A learned initial state `param` (``(1, *shape)``) repeated for each
+    of `n_batch` sequences: ``(n_batch, *shape)``.
+
+    Written as a product with a column of ones, so that its gradient is a
+    plain sum over the batch; with the static `shape` every size but the
+    batch is a constant, which JAX needs to trace the graph (a ``repeat``
+    whose shape is computed in the graph does not trace).
+    """
+    size = int(np.prod(shape))
+    ones = pt.ones((n_batch, 1), dtype=param.dtype)
+    value = pt.dot(ones, param.reshape((1, size)))
+    return value.reshape((n_batch,) + tuple(shape))
+
 class _BaseRecurrentLayer(MergeLayer):
     """What every recurrent layer shares: the optional mask and
     initial-state layers as extra incomings, argument checks, the
@@ -143,13 +158,8 @@ class _BaseRecurrentLayer(MergeLayer):
             if name in self._init_index:
                 inits.append(inputs[self._init_index[name]])
             else:
-                # (1, *state) -> (batch, *state), as a product so that its
-                # gradient is a plain sum; static sizes keep JAX tracing.
-                shape = tuple(self._num_units_shape())
-                size = int(np.prod(shape))
-                ones = pt.ones((n_batch, 1), dtype=param.dtype)
-                value = pt.dot(ones, param.reshape((1, size)))
-                inits.append(value.reshape((n_batch,) + shape))
+                inits.append(batch_initial_state(
+                    param, n_batch, tuple(self._num_units_shape())))
         return seq, mask, inits
 
     def _state_params(self):

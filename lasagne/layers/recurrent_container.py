@@ -17,6 +17,7 @@ from ..utils import int_types, unroll_scan
 from . import helper
 from .base import Layer, MergeLayer
 from .input import InputLayer
+from .recurrent_base import batch_initial_state
 from .merge import ConcatLayer, ElemwiseSumLayer
 
 __all__ = ["StateLayer", "RecurrentContainerLayer", "ContainerOutputLayer",
@@ -227,7 +228,8 @@ class RecurrentContainerLayer(MergeLayer):
                 inits.append(inputs[self._init_layer_index[placeholder]])
             else:
                 param = self.state_init_params[placeholder]
-                inits.append(pt.repeat(param, n_batch, axis=0))
+                inits.append(batch_initial_state(
+                    param, n_batch, tuple(placeholder.shape[1:])))
         state_layers = list(self.states)
         new_layers = list(self.states.values())
         extra = [o for o in self.step_outputs if o not in new_layers]
