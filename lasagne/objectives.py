@@ -16,7 +16,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 from pytensor.scalar.math import Sigmoid as ScalarSigmoid
-from pytensor.tensor.elemwise import Elemwise
+from pytensor.tensor.elemwise import DimShuffle, Elemwise
+from pytensor.tensor.shape import Reshape, SpecifyShape
+from pytensor.tensor.subtensor import Subtensor
 from pytensor.tensor.special import Softmax, log_softmax
 
 from .utils import as_theano_expression
@@ -63,12 +65,25 @@ def _like(value, x):
     return value
 
 
+#: Ops that only select or rearrange elements: sigmoid commutes with them.
+_REARRANGING_OPS = (Subtensor, DimShuffle, Reshape, SpecifyShape)
+
+
 def _sigmoid_input(p):
-    """The input of `p` if `p` is an elementwise sigmoid, else None."""
+    """The logits whose sigmoid `p` is, if `p` is an elementwise sigmoid,
+    possibly sliced, dimshuffled or reshaped afterwards (``sigmoid(x)[:, 0]``
+    gives ``x[:, 0]``); else None."""
     owner = p.owner
-    if (owner is not None and isinstance(owner.op, Elemwise)
+    if owner is None:
+        return None
+    if (isinstance(owner.op, Elemwise)
             and isinstance(owner.op.scalar_op, ScalarSigmoid)):
         return owner.inputs[0]
+    if isinstance(owner.op, _REARRANGING_OPS):
+        inner = _sigmoid_input(owner.inputs[0])
+        if inner is not None:
+            return owner.clone_with_new_inputs(
+                [inner] + list(owner.inputs[1:])).outputs[p.index]
     return None
 
 

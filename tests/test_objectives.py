@@ -69,6 +69,31 @@ def test_binary_crossentropy_of_sigmoid_is_stable():
     np.testing.assert_allclose(grad, expit(z) - t, atol=1e-12)
 
 
+@pytest.mark.parametrize("rearrange", [
+    lambda p: p[:, 0],                      # a (batch, 1) head's column
+    lambda p: p.flatten(),
+    lambda p: p.dimshuffle(1, 0)[0],
+    lambda p: pt.specify_shape(p, (5, 1)).reshape((5,)),
+], ids=["column", "flatten", "dimshuffle", "specify_shape"])
+def test_binary_crossentropy_sees_through_slices_of_a_sigmoid(rearrange):
+    """sigmoid(x)[:, 0] takes the stable path too: no inf, no nan."""
+    z = np.array([[-800.0], [-40.0], [0.0], [40.0], [800.0]])
+    t = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    zs, ts = pt.matrix("z"), pt.vector("t")
+    loss = lo.binary_crossentropy(rearrange(sigmoid(zs)), ts)
+    got, grad = compile_fn([zs, ts], [loss, pytensor.grad(loss.sum(), zs)])(z, t)
+    expected = np.logaddexp(0, -z[:, 0]) * t + np.logaddexp(0, z[:, 0]) * (1 - t)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+    np.testing.assert_allclose(grad[:, 0], expit(z[:, 0]) - t, atol=1e-12)
+
+
+def test_binary_crossentropy_of_a_sliced_non_sigmoid_uses_logs():
+    p = np.array([[0.2, 0.9], [0.6, 0.1]])
+    ps = pt.matrix("p")
+    got = compile_fn([ps], lo.binary_crossentropy(ps[:, 0], pt.ones(2)))(p)
+    np.testing.assert_allclose(got, -np.log(p[:, 0]), rtol=1e-12)
+
+
 def test_categorical_crossentropy_int_and_one_hot_targets():
     expected = -np.log(PROBS[np.arange(6), LABELS])
     np.testing.assert_allclose(evaluate(lo.categorical_crossentropy, PROBS, LABELS),
