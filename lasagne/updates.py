@@ -27,6 +27,8 @@ import pytensor.tensor as pt
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Variable
 
+from .ops.contiguous import as_contiguous
+
 __all__ = [
     "sgd", "apply_momentum", "momentum", "apply_nesterov_momentum",
     "nesterov_momentum", "adagrad", "rmsprop", "adadelta", "adam", "adamax",
@@ -101,6 +103,16 @@ def get_or_compute_grads(loss_or_grads, params):
     return pytensor.grad(loss_or_grads, params)
 
 
+def _gradients(loss_or_grads, params):
+    """:func:`get_or_compute_grads`, each gradient made C-contiguous: the
+    gradient of a parameter used through a concatenation is a strided view,
+    and an in-place update would make it the parameter's new value, whose
+    new memory layout makes the Numba backend compile the training
+    function again on the next call (see :mod:`lasagne.ops.contiguous`)."""
+    return [as_contiguous(g)
+            for g in get_or_compute_grads(loss_or_grads, params)]
+
+
 def sgd(loss_or_grads, params, learning_rate):
     """Stochastic gradient descent: ``param -= learning_rate * grad``.
 
@@ -123,7 +135,7 @@ def sgd(loss_or_grads, params, learning_rate):
     >>> sgd((w ** 2).sum(), [w], 0.25)[w].eval()
     array([0.5])
     """
-    grads = get_or_compute_grads(loss_or_grads, params)
+    grads = _gradients(loss_or_grads, params)
     updates = OrderedDict()
     for param, grad in zip(params, grads):
         updates[param] = param - _cast(learning_rate, param.dtype) * grad
@@ -288,7 +300,7 @@ def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
     >>> _ = f(); w.get_value().round(6)
     array([0.5])
     """
-    grads = get_or_compute_grads(loss_or_grads, params)
+    grads = _gradients(loss_or_grads, params)
     updates = OrderedDict()
     for param, grad in zip(params, grads):
         lr, eps = _cast(learning_rate, param.dtype), _cast(epsilon, param.dtype)
@@ -325,7 +337,7 @@ def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
     >>> _ = f(); w.get_value().round(4)
     array([0.9684])
     """
-    grads = get_or_compute_grads(loss_or_grads, params)
+    grads = _gradients(loss_or_grads, params)
     updates = OrderedDict()
     for param, grad in zip(params, grads):
         dtype = param.dtype
@@ -371,7 +383,7 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95,
     >>> len(adadelta((w ** 2).sum(), [w]))
     3
     """
-    grads = get_or_compute_grads(loss_or_grads, params)
+    grads = _gradients(loss_or_grads, params)
     updates = OrderedDict()
     for param, grad in zip(params, grads):
         dtype = param.dtype
@@ -434,7 +446,7 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
     >>> _ = f(); w.get_value().round(6)
     array([0.9])
     """
-    grads = get_or_compute_grads(loss_or_grads, params)
+    grads = _gradients(loss_or_grads, params)
     t_prev = _step_counter()
     t = t_prev + 1
     updates = OrderedDict()
@@ -485,7 +497,7 @@ def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9,
     >>> _ = f(); w.get_value().round(6)
     array([0.9])
     """
-    grads = get_or_compute_grads(loss_or_grads, params)
+    grads = _gradients(loss_or_grads, params)
     t_prev = _step_counter()
     t = t_prev + 1
     updates = OrderedDict()
@@ -536,7 +548,7 @@ def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9,
     >>> _ = f(); w.get_value().round(6)
     array([0.9])
     """
-    grads = get_or_compute_grads(loss_or_grads, params)
+    grads = _gradients(loss_or_grads, params)
     t_prev = _step_counter()
     t = t_prev + 1
     updates = OrderedDict()
