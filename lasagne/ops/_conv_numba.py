@@ -1,21 +1,40 @@
-"""Numba kernels of the convolution Ops: im2col (im2row) feeding BLAS GEMMs.
+"""Numba kernels of the convolution Ops: a gather table feeding BLAS GEMMs,
+all three Ops through one parallel driver.
 
 Every 1-d or 2-d problem is lifted to 3-d by adding leading spatial axes of
 size 1, so one set of generic kernels (compiled once per dtype) serves all
-ranks. The batch is cut into chunks (at least :data:`MIN_CHUNKS`) that
-Numba's threads share; each chunk calls BLAS single-threaded (see
-:mod:`lasagne.ops._blas_threads`), so Numba's and OpenBLAS's thread pools
-never compete for the cores:
+ranks, strides, dilations, paddings and group counts.
 
-* forward: ``im2row`` -> ``Y = rows @ W.T`` (GEMM) -> scatter into
-  ``(batch, channels, positions)``;
-* filter gradient: ``im2row``, gather ``dY``, ``dW_chunk = dY @ rows``; the
-  chunks' partial sums are added at the end;
-* input gradient: gather ``dY``, ``rows = dY @ W``, ``row2im`` (chunks own
-  disjoint samples, so the scatter-adds never race).
+Gather table. Stride, dilation and padding enter only through an integer
+table built once per call (:func:`_table`): entry ``[p, k]`` is the offset,
+within one sample's group of input channels, of the input element that
+output position ``p`` meets at kernel tap ``k = (c, kd, kh, kw)``, or -1
+where that element is padding. Building a GEMM operand is then one flat
+gather (:func:`_gather`), and its adjoint one flat scatter-add
+(:func:`_scatter_add`), whatever the geometry.
 
-All GEMM operands are C-contiguous (Numba's ``np.dot`` is slow on
-transposed views). Chunks keep the row buffer near :data:`CHUNK_ELEMENTS`.
+GEMMs. For a group of ``n`` samples side by side (``N = n * P`` output
+positions), with each GEMM in the orientation that OpenBLAS ran fastest at
+the MNIST shapes:
+
+* forward: ``Y.T (N x Fg) = rows (N x Kg) @ W.T (Kg x Fg)``;
+* input gradient: ``drows (N x Kg) = gY.T (N x Fg) @ W (Fg x Kg)``, then
+  the scatter-add into ``dx``;
+* filter gradient: ``dW.T (Kg x Fg) += cols (Kg x N) @ gY.T (N x Fg)``,
+  with ``cols`` gathered through the transposed table.
+
+``n`` keeps a GEMM operand near :data:`OPERAND_ELEMENTS`, in the core's
+cache, while making the GEMMs wide enough for BLAS when ``P`` is small.
+
+Threads. The batch is split into contiguous *lanes* that Numba's threads
+share; each lane calls BLAS single-threaded (:mod:`lasagne.ops._blas_threads`), so
+the two thread pools never compete for the cores. A single ``prange`` (in
+:func:`_run`) serves the three Ops, because Numba compiles a parallel
+region slowly; the filter gradient sums one partial result per lane.
+
+All array slice assignments are written as loops: Numba's array-to-array
+slice assignment compiles a formatted shape-mismatch error message, which
+costs seconds of compile time.
 """
 
 import numpy as np
@@ -23,216 +42,237 @@ from numba import prange
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
-from ._cache import KERNEL_SALT
-
 from ._blas_threads import blas_threads_local as _blas_threads_local
+from ._cache import KERNEL_SALT
 from .conv import Conv, ConvGradFilters, ConvGradInput
 
-#: Target size (in elements) of the im2col buffer of one batch chunk.
-CHUNK_ELEMENTS = 1 << 22
+#: The batch is split into this many lanes (fewer for a smaller batch),
+#: which Numba's threads share. A constant, not ``numba.get_num_threads()``:
+#: that call would keep PyTensor from caching the compiled graph on disk.
+LANES = 16
+
+#: Target size (in elements) of a lane's gathered GEMM operand.
+OPERAND_ELEMENTS = 1 << 18
+
+FORWARD, GRAD_INPUT, GRAD_FILTERS = 0, 1, 2
 
 
 @numba_njit
-def _im2row(x, b0, n, c0, cg, ksize, stride, dil, pad, oshape, rows):
-    """rows[(b, od, oh, ow), (c, kd, kh, kw)] = xpad[b0 + b, c0 + c, ...]."""
-    D, H, W = x.shape[2], x.shape[3], x.shape[4]
+def _table(in_shape, cg, ksize, stride, dil, pad, oshape):
+    """The gather table, ``(P, Kg)``."""
+    D, H, W = in_shape
     KD, KH, KW = ksize
     OD, OH, OW = oshape
-    P = OD * OH * OW
-    for bi in range(n):
-        b = b0 + bi
-        for od in range(OD):
-            for oh in range(OH):
-                for ow in range(OW):
-                    r = bi * P + (od * OH + oh) * OW + ow
-                    i_w0 = ow * stride[2] - pad[2]
-                    for c in range(cg):
-                        for kd in range(KD):
-                            i_d = od * stride[0] + kd * dil[0] - pad[0]
-                            for kh in range(KH):
-                                i_h = oh * stride[1] + kh * dil[1] - pad[1]
-                                k0 = ((c * KD + kd) * KH + kh) * KW
-                                if i_d < 0 or i_d >= D or i_h < 0 or i_h >= H:
-                                    for kw in range(KW):
-                                        rows[r, k0 + kw] = 0
-                                    continue
-                                for kw in range(KW):
-                                    i_w = i_w0 + kw * dil[2]
-                                    if i_w >= 0 and i_w < W:
-                                        rows[r, k0 + kw] = x[b, c0 + c, i_d,
-                                                             i_h, i_w]
-                                    else:
-                                        rows[r, k0 + kw] = 0
+    P, K = OD * OH * OW, cg * KD * KH * KW
+    table = np.empty((P, K), dtype=np.int32)
+    for od in range(OD):
+        for oh in range(OH):
+            for ow in range(OW):
+                p = (od * OH + oh) * OW + ow
+                for c in range(cg):
+                    for kd in range(KD):
+                        i_d = od * stride[0] + kd * dil[0] - pad[0]
+                        for kh in range(KH):
+                            i_h = oh * stride[1] + kh * dil[1] - pad[1]
+                            for kw in range(KW):
+                                i_w = ow * stride[2] + kw * dil[2] - pad[2]
+                                k = ((c * KD + kd) * KH + kh) * KW + kw
+                                inside = (0 <= i_d < D and 0 <= i_h < H
+                                          and 0 <= i_w < W)
+                                at = ((c * D + i_d) * H + i_h) * W + i_w
+                                table[p, k] = at if inside else -1
+    return table
 
 
 @numba_njit
-def _row2im(rows, dx, b0, n, c0, cg, ksize, stride, dil, pad, oshape):
-    """The adjoint of :func:`_im2row`: scatter-add rows into ``dx``."""
-    D, H, W = dx.shape[2], dx.shape[3], dx.shape[4]
-    KD, KH, KW = ksize
-    OD, OH, OW = oshape
-    P = OD * OH * OW
-    for bi in range(n):
-        b = b0 + bi
-        for od in range(OD):
-            for oh in range(OH):
-                for ow in range(OW):
-                    r = bi * P + (od * OH + oh) * OW + ow
-                    i_w0 = ow * stride[2] - pad[2]
-                    for c in range(cg):
-                        for kd in range(KD):
-                            i_d = od * stride[0] + kd * dil[0] - pad[0]
-                            if i_d < 0 or i_d >= D:
-                                continue
-                            for kh in range(KH):
-                                i_h = oh * stride[1] + kh * dil[1] - pad[1]
-                                if i_h < 0 or i_h >= H:
-                                    continue
-                                k0 = ((c * KD + kd) * KH + kh) * KW
-                                for kw in range(KW):
-                                    i_w = i_w0 + kw * dil[2]
-                                    if i_w >= 0 and i_w < W:
-                                        dx[b, c0 + c, i_d, i_h, i_w] += rows[
-                                            r, k0 + kw]
+def _gather(xf, base, table, dst, row0, col0):
+    """dst[row0 + r, col0 + j] = xf[base + table[r, j]] (0 where -1)."""
+    df, width = dst.reshape(-1), dst.shape[1]
+    zero = dst.dtype.type(0)
+    for r in range(table.shape[0]):
+        at = (row0 + r) * width + col0
+        for j in range(table.shape[1]):
+            i = table[r, j]
+            df[at + j] = xf[np.uint64(base + i)] if i >= 0 else zero
 
 
 @numba_njit
-def _scatter_rows(out, y, b0, n, f0, fg):
-    """y[b0 + b, f0 + f, p] = out[b * P + p, f]."""
-    P = y.shape[2]
-    for bi in range(n):
-        for p in range(P):
-            for f in range(fg):
-                y[b0 + bi, f0 + f, p] = out[bi * P + p, f]
+def _scatter_add(src, row0, table, xf, base):
+    """The adjoint of :func:`_gather` (``col0 = 0``): xf[...] += src[...]."""
+    sf, width = src.reshape(-1), src.shape[1]
+    for r in range(table.shape[0]):
+        at = (row0 + r) * width
+        for j in range(table.shape[1]):
+            i = table[r, j]
+            if i >= 0:
+                xf[np.uint64(base + i)] += sf[at + j]
 
 
 @numba_njit
-def _gather(gy, b0, n, f0, fg, out):
-    """out[f, b * P + p] = gy[b0 + b, f0 + f, p]."""
-    P = gy.shape[2]
+def _pack(y4, b0, n, g, out):
+    """out[bi * P + p, f] = y4[b0 + bi, g, f, p]."""
+    fg, P = y4.shape[2], y4.shape[3]
     for bi in range(n):
         for f in range(fg):
             for p in range(P):
-                out[f, bi * P + p] = gy[b0 + bi, f0 + f, p]
+                out[bi * P + p, f] = y4[b0 + bi, g, f, p]
 
 
 @numba_njit
-def _gather_rows(gy, b0, n, f0, fg, out):
-    """out[b * P + p, f] = gy[b0 + b, f0 + f, p]."""
-    P = gy.shape[2]
+def _unpack(rows, y4, b0, n, g):
+    """The inverse of :func:`_pack`."""
+    fg, P = y4.shape[2], y4.shape[3]
     for bi in range(n):
         for p in range(P):
             for f in range(fg):
-                out[bi * P + p, f] = gy[b0 + bi, f0 + f, p]
-
-
-#: The batch is split into at least this many chunks (or one per sample),
-#: so that Numba's threads share the work evenly.
-MIN_CHUNKS = 16
+                y4[b0 + bi, g, f, p] = rows[bi * P + p, f]
 
 
 @numba_njit
-def _chunks(batch, per_sample):
-    """(number of chunks, samples per chunk) for a batch."""
-    n = min(CHUNK_ELEMENTS // max(per_sample, 1),
-            (batch + MIN_CHUNKS - 1) // MIN_CHUNKS)
-    n = max(1, n)
-    return (batch + n - 1) // n, n
+def _lane(mode, lane, lanes, x, y, wmat, table):
+    """One thread's share of the batch: samples [lane*B/L, (lane+1)*B/L).
+
+    ``x`` is input-shaped (written by GRAD_INPUT), ``y`` output-shaped
+    (written by FORWARD); ``wmat`` holds the filters as each mode's GEMM
+    wants them, ``(groups, Kg, Fg)`` for FORWARD and ``(groups, Fg, Kg)``
+    for GRAD_INPUT, or for GRAD_FILTERS the ``(groups, Kg, Fg)`` partial
+    sums, one block per lane (written).
+    """
+    B, F = x.shape[0], y.shape[1]
+    groups = wmat.shape[0] // lanes if mode == GRAD_FILTERS else \
+        wmat.shape[0]
+    cg, fg = x.shape[1] // groups, F // groups
+    S = x.shape[2] * x.shape[3] * x.shape[4]
+    P = y.shape[2] * y.shape[3] * y.shape[4]
+    kg = table.size // P
+    b_start, b_stop = lane * B // lanes, (lane + 1) * B // lanes
+    per_gemm = max(1, min(b_stop - b_start, OPERAND_ELEMENTS // (kg * P)))
+    big = np.empty(per_gemm * P * kg, dtype=x.dtype)
+    small = np.empty(per_gemm * P * fg, dtype=x.dtype)
+    xf, y4 = x.reshape(-1), y.reshape((B, groups, fg, P))
+    if mode == GRAD_FILTERS:
+        acc = wmat[lane * groups:(lane + 1) * groups]
+        acc[:] = 0
+        dwt = np.empty((kg, fg), dtype=x.dtype)
+    for b0 in range(b_start, b_stop, per_gemm):
+        n = min(per_gemm, b_stop - b0)
+        ysmall = small[:n * P * fg].reshape((n * P, fg))
+        if mode == GRAD_INPUT:
+            for i in range(b0 * x.shape[1] * S, (b0 + n) * x.shape[1] * S):
+                xf[i] = 0
+        for g in range(groups):
+            if mode == FORWARD:
+                rows = big[:n * P * kg].reshape((n * P, kg))
+                for bi in range(n):
+                    _gather(xf, ((b0 + bi) * groups + g) * cg * S, table,
+                            rows, bi * P, 0)
+                np.dot(rows, wmat[g], ysmall)
+                _unpack(ysmall, y4, b0, n, g)
+                continue
+            _pack(y4, b0, n, g, ysmall)
+            if mode == GRAD_INPUT:
+                rows = big[:n * P * kg].reshape((n * P, kg))
+                np.dot(ysmall, wmat[g], rows)
+                for bi in range(n):
+                    _scatter_add(rows, bi * P, table, xf,
+                                 ((b0 + bi) * groups + g) * cg * S)
+            else:
+                cols = big[:n * P * kg].reshape((kg, n * P))
+                for bi in range(n):
+                    _gather(xf, ((b0 + bi) * groups + g) * cg * S, table,
+                            cols, 0, bi * P)
+                np.dot(cols, ysmall, dwt)
+                block = acc[g]
+                for k in range(kg):
+                    for f in range(fg):
+                        block[k, f] += dwt[k, f]
 
 
 @numba_njit(parallel=True)
-def _forward(x, w, stride, dil, pad, oshape, groups):
-    B, C = x.shape[0], x.shape[1]
-    F, cg = w.shape[0], w.shape[1]
-    ksize = (w.shape[2], w.shape[3], w.shape[4])
+def _run(mode, x, y, wmat, table, lanes):
+    """Run :func:`_lane` on every lane, in Numba's threads."""
+    for lane in prange(lanes):
+        saved = _blas_threads_local(1)
+        _lane(mode, np.int64(lane), lanes, x, y, wmat, table)
+        _blas_threads_local(saved)
+
+
+@numba_njit
+def _lanes(batch):
+    return max(1, min(LANES, batch))
+
+
+@numba_njit
+def _forward(x, w, stride, dil, pad, pad_after, groups):
+    B, C, F, cg = x.shape[0], x.shape[1], w.shape[0], w.shape[1]
     if C != cg * groups or F % groups != 0:
         raise ValueError("Conv: the input channels must equal "
                          "filters.shape[1] * groups, and filters.shape[0] "
                          "must be divisible by groups")
-    P = oshape[0] * oshape[1] * oshape[2]
-    if P <= 0:
+    in_shape = (x.shape[2], x.shape[3], x.shape[4])
+    ksize = (w.shape[2], w.shape[3], w.shape[4])
+    oshape = ((in_shape[0] + pad[0] + pad_after[0] - dil[0] * (ksize[0] - 1)
+               - 1) // stride[0] + 1,
+              (in_shape[1] + pad[1] + pad_after[1] - dil[1] * (ksize[1] - 1)
+               - 1) // stride[1] + 1,
+              (in_shape[2] + pad[2] + pad_after[2] - dil[2] * (ksize[2] - 1)
+               - 1) // stride[2] + 1)
+    if oshape[0] <= 0 or oshape[1] <= 0 or oshape[2] <= 0:
         raise ValueError("Conv: the output would be empty: the padded input "
                          "is smaller than the dilated kernel")
-    fg = F // groups
-    kg = cg * ksize[0] * ksize[1] * ksize[2]
-    # (groups, K, Fg): each group's filters transposed, C-contiguous
-    wt = np.ascontiguousarray(w.reshape((groups, fg, kg)).transpose(0, 2, 1))
-    y = np.empty((B, F, P), dtype=x.dtype)
-    chunks, nb = _chunks(B, kg * P)
-    for chunk in prange(chunks):
-        saved = _blas_threads_local(1)
-        b0 = chunk * nb
-        n = min(nb, B - b0)
-        rows = np.empty((n * P, kg), dtype=x.dtype)
-        for g in range(groups):
-            _im2row(x, b0, n, g * cg, cg, ksize, stride, dil, pad, oshape,
-                    rows)
-            out = np.dot(rows, wt[g])
-            _scatter_rows(out, y, b0, n, g * fg, fg)
-        _blas_threads_local(saved)
+    fg, kg = F // groups, cg * ksize[0] * ksize[1] * ksize[2]
+    w3 = w.reshape((groups, fg, kg))
+    wt = np.empty((groups, kg, fg), dtype=w.dtype)
+    for g in range(groups):
+        for f in range(fg):
+            for k in range(kg):
+                wt[g, k, f] = w3[g, f, k]
+    table = _table(in_shape, cg, ksize, stride, dil, pad, oshape)
+    y = np.empty((B, F, oshape[0], oshape[1], oshape[2]), dtype=x.dtype)
+    _run(np.int64(FORWARD), x, y, wt, table, _lanes(B))
     return y
 
 
-@numba_njit(parallel=True)
-def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
-    B, C = x.shape[0], x.shape[1]
-    F = gy.shape[1]
-    oshape = (gy.shape[2], gy.shape[3], gy.shape[4])
-    P = oshape[0] * oshape[1] * oshape[2]
-    if C % groups != 0 or F % groups != 0:
-        raise ValueError("ConvGradFilters: channels not divisible by groups")
-    cg, fg = C // groups, F // groups
-    kg = cg * ksize[0] * ksize[1] * ksize[2]
-    gy3 = gy.reshape((B, F, P))
-    chunks, nb = _chunks(B, kg * P)
-    partial = np.empty((chunks, groups, fg, kg), dtype=x.dtype)
-    for chunk in prange(chunks):
-        saved = _blas_threads_local(1)
-        b0 = chunk * nb
-        n = min(nb, B - b0)
-        rows = np.empty((n * P, kg), dtype=x.dtype)
-        dyt = np.empty((fg, n * P), dtype=x.dtype)
-        for g in range(groups):
-            _im2row(x, b0, n, g * cg, cg, ksize, stride, dil, pad, oshape,
-                    rows)
-            _gather(gy3, b0, n, g * fg, fg, dyt)
-            partial[chunk, g] = np.dot(dyt, rows)
-        _blas_threads_local(saved)
-    dw = partial.sum(axis=0)
-    return dw.reshape((F, cg, ksize[0], ksize[1], ksize[2]))
-
-
-@numba_njit(parallel=True)
+@numba_njit
 def _grad_input(w, gy, in_shape, stride, dil, pad, groups):
-    B, F = gy.shape[0], gy.shape[1]
-    cg = w.shape[1]
+    B, F, cg = gy.shape[0], gy.shape[1], w.shape[1]
     if F != w.shape[0] or F % groups != 0:
         raise ValueError("ConvGradInput: the output-gradient channels must "
                          "equal filters.shape[0], divisible by groups")
     ksize = (w.shape[2], w.shape[3], w.shape[4])
     oshape = (gy.shape[2], gy.shape[3], gy.shape[4])
-    P = oshape[0] * oshape[1] * oshape[2]
-    fg = F // groups
-    kg = cg * ksize[0] * ksize[1] * ksize[2]
-    w3 = np.ascontiguousarray(w).reshape((groups, fg, kg))
-    gy3 = gy.reshape((B, F, P))
-    dx = np.zeros((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
+    w3 = w.reshape((groups, F // groups, cg * ksize[0] * ksize[1] * ksize[2]))
+    table = _table(in_shape, cg, ksize, stride, dil, pad, oshape)
+    dx = np.empty((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
                   dtype=gy.dtype)
-    chunks, nb = _chunks(B, kg * P)
-    for chunk in prange(chunks):
-        saved = _blas_threads_local(1)
-        b0 = chunk * nb
-        n = min(nb, B - b0)
-        dyt = np.empty((n * P, fg), dtype=gy.dtype)
-        for g in range(groups):
-            _gather_rows(gy3, b0, n, g * fg, fg, dyt)
-            rows = np.dot(dyt, w3[g])
-            _row2im(rows, dx, b0, n, g * cg, cg, ksize, stride, dil, pad,
-                    oshape)
-        _blas_threads_local(saved)
+    _run(np.int64(GRAD_INPUT), dx, gy, w3, table, _lanes(B))
     return dx
 
 
+@numba_njit
+def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
+    B, C, F = x.shape[0], x.shape[1], gy.shape[1]
+    if C % groups != 0 or F % groups != 0:
+        raise ValueError("ConvGradFilters: channels not divisible by groups")
+    cg, fg = C // groups, F // groups
+    kg = cg * ksize[0] * ksize[1] * ksize[2]
+    in_shape = (x.shape[2], x.shape[3], x.shape[4])
+    oshape = (gy.shape[2], gy.shape[3], gy.shape[4])
+    rows_table = _table(in_shape, cg, ksize, stride, dil, pad, oshape)
+    table = np.empty((kg, rows_table.shape[0]), dtype=np.int32)
+    for p in range(rows_table.shape[0]):
+        for k in range(kg):
+            table[k, p] = rows_table[p, k]
+    lanes = _lanes(B)
+    partial = np.empty((lanes * groups, kg, fg), dtype=x.dtype)
+    _run(np.int64(GRAD_FILTERS), x, gy, partial, table, lanes)
+    dw = np.zeros((groups, fg, kg), dtype=x.dtype)
+    for lane in range(lanes):
+        for g in range(groups):
+            for k in range(kg):
+                for f in range(fg):
+                    dw[g, f, k] += partial[lane * groups + g, k, f]
+    return dw.reshape((F, cg, ksize[0], ksize[1], ksize[2]))
 # ---- rank lifting: (B, C, *spatial) <-> (B, C, D, H, W) -------------------
 
 @numba_njit
@@ -310,19 +350,11 @@ def numba_funcify_Conv(op, node, **kwargs):
 
     @numba_njit
     def conv_forward(x, w):
-        x5, w5 = lift(x), lift(w)
+        w5 = lift(w)
         if flip:
             w5 = _flip(w5)
-        oshape = (
-            (x5.shape[2] + pad[0] + pad_after[0] - dil[0] * (w5.shape[2] - 1)
-             - 1) // stride[0] + 1,
-            (x5.shape[3] + pad[1] + pad_after[1] - dil[1] * (w5.shape[3] - 1)
-             - 1) // stride[1] + 1,
-            (x5.shape[4] + pad[2] + pad_after[2] - dil[2] * (w5.shape[4] - 1)
-             - 1) // stride[2] + 1)
-        y = _forward(x5, w5, stride, dil, pad, oshape, groups)
-        return drop(y.reshape((y.shape[0], y.shape[1], oshape[0], oshape[1],
-                               oshape[2])))
+        return drop(_forward(lift(x), w5, stride, dil, pad, pad_after,
+                             groups))
 
     return conv_forward, _VERSION
 
