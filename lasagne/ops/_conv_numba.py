@@ -11,20 +11,22 @@ within one sample's group of input channels, of the input element that
 output position ``p`` meets at kernel tap ``k = (c, kd, kh, kw)``, or -1
 where that element is padding. Building a GEMM operand is then one flat
 gather (:func:`_gather`), and its adjoint one flat scatter-add
-(:func:`_scatter_add`), whatever the geometry.
+(:func:`_scatter_add`), whatever the geometry. Flipped filters are
+mirrored while they are copied into GEMM layout (:func:`_filters`).
 
-GEMMs. For a group of ``n`` samples side by side (``N = n * P`` output
-positions), with each GEMM in the orientation that OpenBLAS ran fastest at
-the MNIST shapes:
+GEMMs, per sample and group (``P`` output positions, ``Kg`` taps), in the
+orientations that read and write ``y``'s and ``gy``'s ``(Fg, P)`` blocks in
+place, so no operand is transposed:
 
-* forward: ``Y.T (N x Fg) = rows (N x Kg) @ W.T (Kg x Fg)``;
-* input gradient: ``drows (N x Kg) = gY.T (N x Fg) @ W (Fg x Kg)``, then
-  the scatter-add into ``dx``;
-* filter gradient: ``dW.T (Kg x Fg) += cols (Kg x N) @ gY.T (N x Fg)``,
-  with ``cols`` gathered through the transposed table.
+* forward: ``y[b, g] = W[g] (Fg x Kg) @ cols (Kg x P)``;
+* input gradient: ``dcols (Kg x P) = W[g].T @ gy[b, g]``, then the
+  scatter-add into ``dx``;
+* filter gradient: ``dW[g] += gy[b, g] @ rows (P x Kg)``.
 
-``n`` keeps a GEMM operand near :data:`OPERAND_ELEMENTS`, in the core's
-cache, while making the GEMMs wide enough for BLAS when ``P`` is small.
+Where ``P`` is small, ``n`` samples share one GEMM (``n * P`` columns, up to
+:data:`GEMM_COLUMNS`), their ``(Fg, P)`` blocks copied side by side. One
+sample's operands stay in the core's cache: at the MNIST shapes OpenBLAS ran
+these GEMMs faster than wide ones over many samples.
 
 Threads. The batch is split into contiguous *lanes* that Numba's threads
 share; each lane calls BLAS single-threaded (:mod:`lasagne.ops._blas_threads`), so
@@ -51,8 +53,8 @@ from .conv import Conv, ConvGradFilters, ConvGradInput
 #: that call would keep PyTensor from caching the compiled graph on disk.
 LANES = 16
 
-#: Target size (in elements) of a lane's gathered GEMM operand.
-OPERAND_ELEMENTS = 1 << 18
+#: Samples share a GEMM until it spans this many output positions.
+GEMM_COLUMNS = 256
 
 FORWARD, GRAD_INPUT, GRAD_FILTERS = 0, 1, 2
 
@@ -97,11 +99,11 @@ def _gather(xf, base, table, dst, row0, col0):
 
 
 @numba_njit
-def _scatter_add(src, row0, table, xf, base):
-    """The adjoint of :func:`_gather` (``col0 = 0``): xf[...] += src[...]."""
+def _scatter_add(src, col0, table, xf, base):
+    """The adjoint of :func:`_gather` (``row0 = 0``): xf[...] += src[...]."""
     sf, width = src.reshape(-1), src.shape[1]
     for r in range(table.shape[0]):
-        at = (row0 + r) * width
+        at = r * width + col0
         for j in range(table.shape[1]):
             i = table[r, j]
             if i >= 0:
@@ -109,34 +111,19 @@ def _scatter_add(src, row0, table, xf, base):
 
 
 @numba_njit
-def _pack(y4, b0, n, g, out):
-    """out[bi * P + p, f] = y4[b0 + bi, g, f, p]."""
-    fg, P = y4.shape[2], y4.shape[3]
-    for bi in range(n):
-        for f in range(fg):
-            for p in range(P):
-                out[bi * P + p, f] = y4[b0 + bi, g, f, p]
-
-
-@numba_njit
-def _unpack(rows, y4, b0, n, g):
-    """The inverse of :func:`_pack`."""
-    fg, P = y4.shape[2], y4.shape[3]
-    for bi in range(n):
-        for p in range(P):
-            for f in range(fg):
-                y4[b0 + bi, g, f, p] = rows[bi * P + p, f]
-
-
-@numba_njit
 def _lane(mode, lane, lanes, x, y, wmat, table):
-    """One thread's share of the batch: samples [lane*B/L, (lane+1)*B/L).
+    """One lane's share of the batch: samples [lane*B/L, (lane+1)*B/L).
 
     ``x`` is input-shaped (written by GRAD_INPUT), ``y`` output-shaped
-    (written by FORWARD); ``wmat`` holds the filters as each mode's GEMM
-    wants them, ``(groups, Kg, Fg)`` for FORWARD and ``(groups, Fg, Kg)``
-    for GRAD_INPUT, or for GRAD_FILTERS the ``(groups, Kg, Fg)`` partial
-    sums, one block per lane (written).
+    (written by FORWARD). ``wmat`` holds the filters as each mode's GEMM
+    wants them: ``(groups, Fg, Kg)`` for FORWARD, ``(groups, Kg, Fg)`` for
+    GRAD_INPUT; for GRAD_FILTERS it receives the ``(groups, Fg, Kg)``
+    partial sums, one block per lane. ``table`` is ``(Kg, P)`` for FORWARD
+    and GRAD_INPUT, ``(P, Kg)`` for GRAD_FILTERS.
+
+    With one sample per GEMM, the GEMMs read and write ``y``'s
+    ``(Fg, P)`` blocks in place; with several, those blocks are copied to
+    or from a ``(Fg, n * P)`` buffer, one contiguous row at a time.
     """
     B, F = x.shape[0], y.shape[1]
     groups = wmat.shape[0] // lanes if mode == GRAD_FILTERS else \
@@ -146,46 +133,55 @@ def _lane(mode, lane, lanes, x, y, wmat, table):
     P = y.shape[2] * y.shape[3] * y.shape[4]
     kg = table.size // P
     b_start, b_stop = lane * B // lanes, (lane + 1) * B // lanes
-    per_gemm = max(1, min(b_stop - b_start, OPERAND_ELEMENTS // (kg * P)))
+    per_gemm = max(1, min(b_stop - b_start, (GEMM_COLUMNS - 1) // P + 1))
     big = np.empty(per_gemm * P * kg, dtype=x.dtype)
     small = np.empty(per_gemm * P * fg, dtype=x.dtype)
     xf, y4 = x.reshape(-1), y.reshape((B, groups, fg, P))
     if mode == GRAD_FILTERS:
         acc = wmat[lane * groups:(lane + 1) * groups]
         acc[:] = 0
-        dwt = np.empty((kg, fg), dtype=x.dtype)
+        dw = np.empty((fg, kg), dtype=x.dtype)
     for b0 in range(b_start, b_stop, per_gemm):
         n = min(per_gemm, b_stop - b0)
-        ysmall = small[:n * P * fg].reshape((n * P, fg))
         if mode == GRAD_INPUT:
             for i in range(b0 * x.shape[1] * S, (b0 + n) * x.shape[1] * S):
                 xf[i] = 0
         for g in range(groups):
+            yg = small[:fg * n * P].reshape((fg, n * P))
+            if n == 1:
+                yg = y4[b0, g]
+            elif mode != FORWARD:
+                for bi in range(n):
+                    for f in range(fg):
+                        for p in range(P):
+                            yg[f, bi * P + p] = y4[b0 + bi, g, f, p]
             if mode == FORWARD:
+                cols = big[:kg * n * P].reshape((kg, n * P))
+                for bi in range(n):
+                    _gather(xf, ((b0 + bi) * groups + g) * cg * S, table,
+                            cols, 0, bi * P)
+                np.dot(wmat[g], cols, yg)
+                if n > 1:
+                    for bi in range(n):
+                        for f in range(fg):
+                            for p in range(P):
+                                y4[b0 + bi, g, f, p] = yg[f, bi * P + p]
+            elif mode == GRAD_INPUT:
+                cols = big[:kg * n * P].reshape((kg, n * P))
+                np.dot(wmat[g], yg, cols)
+                for bi in range(n):
+                    _scatter_add(cols, bi * P, table, xf,
+                                 ((b0 + bi) * groups + g) * cg * S)
+            else:
                 rows = big[:n * P * kg].reshape((n * P, kg))
                 for bi in range(n):
                     _gather(xf, ((b0 + bi) * groups + g) * cg * S, table,
                             rows, bi * P, 0)
-                np.dot(rows, wmat[g], ysmall)
-                _unpack(ysmall, y4, b0, n, g)
-                continue
-            _pack(y4, b0, n, g, ysmall)
-            if mode == GRAD_INPUT:
-                rows = big[:n * P * kg].reshape((n * P, kg))
-                np.dot(ysmall, wmat[g], rows)
-                for bi in range(n):
-                    _scatter_add(rows, bi * P, table, xf,
-                                 ((b0 + bi) * groups + g) * cg * S)
-            else:
-                cols = big[:n * P * kg].reshape((kg, n * P))
-                for bi in range(n):
-                    _gather(xf, ((b0 + bi) * groups + g) * cg * S, table,
-                            cols, 0, bi * P)
-                np.dot(cols, ysmall, dwt)
+                np.dot(yg, rows, dw)
                 block = acc[g]
-                for k in range(kg):
-                    for f in range(fg):
-                        block[k, f] += dwt[k, f]
+                for f in range(fg):
+                    for k in range(kg):
+                        block[f, k] += dw[f, k]
 
 
 @numba_njit(parallel=True)
@@ -203,7 +199,39 @@ def _lanes(batch):
 
 
 @numba_njit
-def _forward(x, w, stride, dil, pad, pad_after, groups):
+def _filters(w, groups, flip, transpose):
+    """The filters ``(F, Cg, *kernel)`` as ``(groups, Fg, Kg)`` (or
+    ``(groups, Kg, Fg)`` if `transpose`), mirrored if `flip`: mirroring
+    every spatial axis reverses the taps of each channel."""
+    F, cg = w.shape[0], w.shape[1]
+    taps = w.shape[2] * w.shape[3] * w.shape[4]
+    fg, kg = F // groups, cg * taps
+    w3 = w.reshape((groups, fg, cg, taps))
+    out = np.empty((groups, kg, fg) if transpose else (groups, fg, kg),
+                   dtype=w.dtype)
+    for g in range(groups):
+        for f in range(fg):
+            for c in range(cg):
+                for t in range(taps):
+                    v = w3[g, f, c, taps - 1 - t if flip else t]
+                    if transpose:
+                        out[g, c * taps + t, f] = v
+                    else:
+                        out[g, f, c * taps + t] = v
+    return out
+
+
+@numba_njit
+def _transposed(table):
+    out = np.empty((table.shape[1], table.shape[0]), dtype=table.dtype)
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            out[j, i] = table[i, j]
+    return out
+
+
+@numba_njit
+def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
     B, C, F, cg = x.shape[0], x.shape[1], w.shape[0], w.shape[1]
     if C != cg * groups or F % groups != 0:
         raise ValueError("Conv: the input channels must equal "
@@ -220,59 +248,54 @@ def _forward(x, w, stride, dil, pad, pad_after, groups):
     if oshape[0] <= 0 or oshape[1] <= 0 or oshape[2] <= 0:
         raise ValueError("Conv: the output would be empty: the padded input "
                          "is smaller than the dilated kernel")
-    fg, kg = F // groups, cg * ksize[0] * ksize[1] * ksize[2]
-    w3 = w.reshape((groups, fg, kg))
-    wt = np.empty((groups, kg, fg), dtype=w.dtype)
-    for g in range(groups):
-        for f in range(fg):
-            for k in range(kg):
-                wt[g, k, f] = w3[g, f, k]
-    table = _table(in_shape, cg, ksize, stride, dil, pad, oshape)
+    table = _transposed(_table(in_shape, cg, ksize, stride, dil, pad, oshape))
     y = np.empty((B, F, oshape[0], oshape[1], oshape[2]), dtype=x.dtype)
-    _run(np.int64(FORWARD), x, y, wt, table, _lanes(B))
+    _run(np.int64(FORWARD), x, y, _filters(w, groups, flip, np.bool_(False)), table,
+         _lanes(B))
     return y
 
 
 @numba_njit
-def _grad_input(w, gy, in_shape, stride, dil, pad, groups):
+def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
     B, F, cg = gy.shape[0], gy.shape[1], w.shape[1]
     if F != w.shape[0] or F % groups != 0:
         raise ValueError("ConvGradInput: the output-gradient channels must "
                          "equal filters.shape[0], divisible by groups")
     ksize = (w.shape[2], w.shape[3], w.shape[4])
     oshape = (gy.shape[2], gy.shape[3], gy.shape[4])
-    w3 = w.reshape((groups, F // groups, cg * ksize[0] * ksize[1] * ksize[2]))
-    table = _table(in_shape, cg, ksize, stride, dil, pad, oshape)
+    table = _transposed(_table(in_shape, cg, ksize, stride, dil, pad, oshape))
     dx = np.empty((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
                   dtype=gy.dtype)
-    _run(np.int64(GRAD_INPUT), dx, gy, w3, table, _lanes(B))
+    _run(np.int64(GRAD_INPUT), dx, gy, _filters(w, groups, flip, np.bool_(True)),
+         table, _lanes(B))
     return dx
 
 
 @numba_njit
-def _grad_filters(x, gy, ksize, stride, dil, pad, groups):
+def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip):
     B, C, F = x.shape[0], x.shape[1], gy.shape[1]
     if C % groups != 0 or F % groups != 0:
         raise ValueError("ConvGradFilters: channels not divisible by groups")
     cg, fg = C // groups, F // groups
-    kg = cg * ksize[0] * ksize[1] * ksize[2]
+    taps = ksize[0] * ksize[1] * ksize[2]
     in_shape = (x.shape[2], x.shape[3], x.shape[4])
     oshape = (gy.shape[2], gy.shape[3], gy.shape[4])
-    rows_table = _table(in_shape, cg, ksize, stride, dil, pad, oshape)
-    table = np.empty((kg, rows_table.shape[0]), dtype=np.int32)
-    for p in range(rows_table.shape[0]):
-        for k in range(kg):
-            table[k, p] = rows_table[p, k]
+    table = _table(in_shape, cg, ksize, stride, dil, pad, oshape)
     lanes = _lanes(B)
-    partial = np.empty((lanes * groups, kg, fg), dtype=x.dtype)
+    partial = np.empty((lanes * groups, fg, cg * taps), dtype=x.dtype)
     _run(np.int64(GRAD_FILTERS), x, gy, partial, table, lanes)
-    dw = np.zeros((groups, fg, kg), dtype=x.dtype)
+    dw = np.zeros((F, cg, ksize[0], ksize[1], ksize[2]), dtype=x.dtype)
+    dw4 = dw.reshape((groups, fg, cg, taps))
     for lane in range(lanes):
         for g in range(groups):
-            for k in range(kg):
-                for f in range(fg):
-                    dw[g, f, k] += partial[lane * groups + g, k, f]
-    return dw.reshape((F, cg, ksize[0], ksize[1], ksize[2]))
+            for f in range(fg):
+                for c in range(cg):
+                    for t in range(taps):
+                        dw4[g, f, c, taps - 1 - t if flip else t] += partial[
+                            lane * groups + g, f, c * taps + t]
+    return dw
+
+
 # ---- rank lifting: (B, C, *spatial) <-> (B, C, D, H, W) -------------------
 
 @numba_njit
@@ -337,11 +360,6 @@ def _lifted_params(op):
             zeros + op.pad_after)
 
 
-@numba_njit
-def _flip(w):
-    return np.ascontiguousarray(w[:, :, ::-1, ::-1, ::-1])
-
-
 @register_funcify_default_op_cache_key(Conv)
 def numba_funcify_Conv(op, node, **kwargs):
     lift, drop = _LIFT[op.nd], _DROP[op.nd]
@@ -350,11 +368,8 @@ def numba_funcify_Conv(op, node, **kwargs):
 
     @numba_njit
     def conv_forward(x, w):
-        w5 = lift(w)
-        if flip:
-            w5 = _flip(w5)
-        return drop(_forward(lift(x), w5, stride, dil, pad, pad_after,
-                             groups))
+        return drop(_forward(lift(x), lift(w), stride, dil, pad, pad_after,
+                             groups, np.bool_(flip)))
 
     return conv_forward, _VERSION
 
@@ -367,11 +382,8 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
 
     @numba_njit
     def conv_grad_filters(x, gy, filter_shape):
-        dw = _grad_filters(lift(x), lift(gy), vec(filter_shape), stride, dil,
-                           pad, groups)
-        if flip:
-            dw = _flip(dw)
-        return drop(dw)
+        return drop(_grad_filters(lift(x), lift(gy), vec(filter_shape),
+                                  stride, dil, pad, groups, np.bool_(flip)))
 
     return conv_grad_filters, _VERSION
 
@@ -384,10 +396,7 @@ def numba_funcify_ConvGradInput(op, node, **kwargs):
 
     @numba_njit
     def conv_grad_input(w, gy, input_shape):
-        w5 = lift(w)
-        if flip:
-            w5 = _flip(w5)
-        return drop(_grad_input(w5, lift(gy), vec(input_shape), stride, dil,
-                                pad, groups))
+        return drop(_grad_input(lift(w), lift(gy), vec(input_shape), stride,
+                                dil, pad, groups, np.bool_(flip)))
 
     return conv_grad_input, _VERSION
