@@ -333,17 +333,19 @@ def _drop3(a):
 
 @numba_njit
 def _vec1(v):
-    return (1, 1, int(v[0]))
+    # np.int64(1), not 1: a literal entry would give the tuple a type of
+    # its own, and every kernel it reaches would compile a second time.
+    return (np.int64(1), np.int64(1), np.int64(v[0]))
 
 
 @numba_njit
 def _vec2(v):
-    return (1, int(v[0]), int(v[1]))
+    return (np.int64(1), np.int64(v[0]), np.int64(v[1]))
 
 
 @numba_njit
 def _vec3(v):
-    return (int(v[0]), int(v[1]), int(v[2]))
+    return (np.int64(v[0]), np.int64(v[1]), np.int64(v[2]))
 
 
 _VERSION = KERNEL_SALT
