@@ -29,8 +29,9 @@ sample's operands stay in the core's cache: at the MNIST shapes OpenBLAS ran
 these GEMMs faster than wide ones over many samples.
 
 Threads. The batch is split into contiguous *lanes* that Numba's threads
-share; each lane calls BLAS single-threaded (:mod:`lasagne.ops._blas_threads`), so
-the two thread pools never compete for the cores. A single ``prange`` (in
+share; each lane calls BLAS single-threaded
+(:mod:`lasagne.ops._blas_threads`), so the two thread pools never compete
+for the cores. A single ``prange`` (in
 :func:`_run`) serves the three Ops, because Numba compiles a parallel
 region slowly; the filter gradient sums one partial result per lane.
 
@@ -250,8 +251,8 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
                          "is smaller than the dilated kernel")
     table = _transposed(_table(in_shape, cg, ksize, stride, dil, pad, oshape))
     y = np.empty((B, F, oshape[0], oshape[1], oshape[2]), dtype=x.dtype)
-    _run(np.int64(FORWARD), x, y, _filters(w, groups, flip, np.bool_(False)), table,
-         _lanes(B))
+    wmat = _filters(w, groups, flip, np.bool_(False))
+    _run(np.int64(FORWARD), x, y, wmat, table, _lanes(B))
     return y
 
 
@@ -266,8 +267,8 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
     table = _transposed(_table(in_shape, cg, ksize, stride, dil, pad, oshape))
     dx = np.empty((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
                   dtype=gy.dtype)
-    _run(np.int64(GRAD_INPUT), dx, gy, _filters(w, groups, flip, np.bool_(True)),
-         table, _lanes(B))
+    wmat = _filters(w, groups, flip, np.bool_(True))
+    _run(np.int64(GRAD_INPUT), dx, gy, wmat, table, _lanes(B))
     return dx
 
 
