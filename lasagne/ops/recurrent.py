@@ -14,6 +14,7 @@ The equations and the gate order are those of Lasagne's
 :class:`~lasagne.layers.GRULayer` (resetgate, updategate, hidden_update) and
 :class:`~lasagne.layers.RecurrentLayer`, including ``grad_clipping``.
 """
+import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_type, DisconnectedType
@@ -76,10 +77,12 @@ class _RecurrenceBase(Op):
                         dtype=np.int64)
 
     def options(self, dtype):
-        """(backwards, clip, peepholes, has_mask, fast) for the kernels."""
+        """(backwards, clip, peepholes, has_mask, fast, lanes) for the
+        kernels; lanes = Numba's thread count, read here because reading
+        it inside a kernel would keep Numba from caching the kernel."""
         return np.array([self.backwards, self.grad_clipping, self.peepholes,
-                         self.has_mask, np.dtype(dtype) == np.float32],
-                        dtype=np.float64)
+                         self.has_mask, np.dtype(dtype) == np.float32,
+                         numba.get_num_threads()], dtype=np.float64)
 
     def _split(self, inputs):
         """(x, w_hid, states, peep, mask) from a forward input list."""
