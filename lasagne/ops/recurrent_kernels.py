@@ -11,10 +11,12 @@ Conventions shared by every kernel:
 
 - sequences are time-major: ``x[t, b, :]``; every array is C-contiguous;
 - ``acts`` (int64) holds the activation codes, ``opts`` (float64) the
-  options ``(backwards, clip, use_peep, use_mask, fast, lanes)``; ``fast``
-  (float32 runs) selects a vectorizable rational tanh (and sigmoid) of
-  float32 accuracy instead of libm's: arrays rather than
-  scalars, so that every configuration shares one compiled kernel;
+  options ``(backwards, clip, use_peep, use_mask, fast, lanes, project)``:
+  arrays rather than scalars, so that every configuration shares one
+  compiled kernel. ``fast`` (float32 runs) selects a vectorizable rational
+  tanh (and sigmoid) of float32 accuracy instead of libm's; ``lanes`` is
+  the number of threads that split the batch; ``project`` (LSTM) makes the
+  kernel apply the input weights itself;
 - ``backwards`` runs the recurrence from the last step to the first, but
   results are stored at the time index of the input they belong to;
 - ``mask[t, b] == 0`` keeps the previous state for that sequence (Lasagne's
@@ -273,15 +275,17 @@ def _lstm_forward_row_generic(acts, fast, xr, pr, cp, g, c, h, pe0, pe1,
 
 
 @_jit
-def _lstm_forward_lane(x, w_hid, c0, h0, peeps, mask, acts, opts, hid, cell,
-                       gates, b0, b1):
+def _lstm_forward_lane(x, w_in, bias, w_hid, c0, h0, peeps, mask, acts, opts,
+                       hid, cell, gates, b0, b1):
     """Rows ``b0:b1`` of :func:`lstm_forward`, every step, one BLAS
     thread."""
     backwards, clip, use_peep, use_mask, fast = _options(opts)
+    project = opts[6] != 0.0
     n_steps = x.shape[0]
     h_prev = h0[b0:b1].copy()
     c_prev = c0[b0:b1].copy()
-    pre = np.empty((b1 - b0, x.shape[2]), x.dtype)
+    pre = np.empty((b1 - b0, w_hid.shape[1]), x.dtype)
+    projected = np.empty(w_hid.shape[1], x.dtype)
     pe0, pe1, pe2 = peeps[0], peeps[1], peeps[2]
     standard = _standard_lstm(acts)
     saved = blas_threads_local(1)
@@ -291,11 +295,15 @@ def _lstm_forward_lane(x, w_hid, c0, h0, peeps, mask, acts, opts, hid, cell,
         for r in range(b1 - b0):
             b = b0 + r
             c, h, cp, hp = cell[t, b], hid[t, b], c_prev[r], h_prev[r]
+            xr = x[t, b]
+            if project:
+                _project_row(xr, w_in, bias, projected)
+                xr = projected
             if standard:
-                _lstm_forward_row(fast, x[t, b], pre[r], cp, gates[t, b], c,
-                                  h, pe0, pe1, pe2)
+                _lstm_forward_row(fast, xr, pre[r], cp, gates[t, b], c, h,
+                                  pe0, pe1, pe2)
             else:
-                _lstm_forward_row_generic(acts, fast, x[t, b], pre[r], cp,
+                _lstm_forward_row_generic(acts, fast, xr, pre[r], cp,
                                           gates[t, b], c, h, pe0, pe1, pe2)
             if use_mask and mask[t, b] == 0:
                 _copy(cp, c)
@@ -303,6 +311,37 @@ def _lstm_forward_lane(x, w_hid, c0, h0, peeps, mask, acts, opts, hid, cell,
             _copy(c, cp)
             _copy(h, hp)
     blas_threads_local(saved)
+
+
+@_jit
+def _project_row(xr, w_in, bias, out):
+    """``out = xr @ w_in + bias`` for one row: a few input features (the
+    case it serves) make a loop cheaper than a matrix product."""
+    for k in range(out.shape[0]):
+        out[k] = bias[k]
+    for f in range(xr.shape[0]):
+        v = xr[f]
+        wf = w_in[f]
+        for k in range(out.shape[0]):
+            out[k] += v * wf[k]
+
+
+@_jit
+def _unproject_row(da, xr, w_in, dxr, d_w_in, d_b):
+    """Gradient of :func:`_project_row` given ``da``: into ``dxr``, and
+    added to ``d_w_in`` and ``d_b``."""
+    for f in range(xr.shape[0]):
+        wf = w_in[f]
+        acc = da[0] * wf[0]
+        for k in range(1, da.shape[0]):
+            acc += da[k] * wf[k]
+        dxr[f] = acc
+        v = xr[f]
+        dwf = d_w_in[f]
+        for k in range(da.shape[0]):
+            dwf[k] += v * da[k]
+    for k in range(da.shape[0]):
+        d_b[k] += da[k]
 
 
 @_jit
@@ -316,23 +355,27 @@ def _peepholes(peep, use_peep, n, dtype):
 
 
 @_jit_parallel
-def lstm_forward(x, w_hid, c0, h0, peep, mask, acts, opts):
+def lstm_forward(x, w_in, bias, w_hid, c0, h0, peep, mask, acts, opts):
     """LSTM over a sequence. Gate blocks in ``x`` and ``w_hid`` are ordered
     (ingate, forgetgate, cell, outgate). ``acts`` = codes of the ingate,
-    forgetgate, cell, outgate and hidden nonlinearities. Returns the hidden
-    and cell sequences and the stored gate activations and cell output
-    nonlinearity (T, B, 5H)."""
+    forgetgate, cell, outgate and hidden nonlinearities. With ``opts[6]``
+    set, ``x`` (T, B, F) is the raw input, projected step by step with
+    ``w_in`` (F, 4H) and ``bias`` (4H); otherwise ``x`` holds the
+    projections (T, B, 4H) and ``w_in``, ``bias`` are unused. Returns the
+    hidden and cell sequences and the stored gate activations and cell
+    output nonlinearity (T, B, 5H)."""
     use_peep = opts[2] != 0.0
-    n_steps, n_batch, n_gates = x.shape
-    n = n_gates // 4
+    n_steps, n_batch = x.shape[0], x.shape[1]
+    n = w_hid.shape[0]
     hid = np.empty((n_steps, n_batch, n), x.dtype)
     cell = np.empty((n_steps, n_batch, n), x.dtype)
     gates = np.empty((n_steps, n_batch, 5 * n), x.dtype)
     peeps = _peepholes(peep, use_peep, n, x.dtype)
     bounds = _lanes(n_batch, opts)
     for lane in prange(bounds.shape[0] - 1):
-        _lstm_forward_lane(x, w_hid, c0, h0, peeps, mask, acts, opts, hid,
-                           cell, gates, bounds[lane], bounds[lane + 1])
+        _lstm_forward_lane(x, w_in, bias, w_hid, c0, h0, peeps, mask, acts,
+                           opts, hid, cell, gates, bounds[lane],
+                           bounds[lane + 1])
     return hid, cell, gates
 
 
@@ -387,12 +430,13 @@ def _lstm_backward_row_generic(acts, g, cp, c, gh, gc, da, dp, pe0, pe1,
 
 
 @_jit
-def _lstm_backward_lane(w_hid_t, c0, h0, peeps, mask, hid, cell, gates,
-                        d_hid, d_cell, acts, opts, dx, d_c0, d_h0, d_w,
-                        d_peep, b0, b1):
-    """Rows ``b0:b1`` of :func:`lstm_backward`; ``d_w`` and ``d_peep`` are
-    this lane's own partial sums."""
+def _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
+                        gates, d_hid, d_cell, acts, opts, dx, d_c0, d_h0,
+                        d_w_in, d_b, d_w, d_peep, b0, b1):
+    """Rows ``b0:b1`` of :func:`lstm_backward`; ``d_w_in``, ``d_b``,
+    ``d_w`` and ``d_peep`` are this lane's own partial sums."""
     backwards, clip, use_peep, use_mask, fast = _options(opts)
+    project = opts[6] != 0.0
     n_steps = hid.shape[0]
     n = hid.shape[2]
     rows = b1 - b0
@@ -434,7 +478,10 @@ def _lstm_backward_lane(w_hid_t, c0, h0, peeps, mask, hid, cell, gates,
             if clip > 0.0:
                 for k in range(4 * n):
                     dar[k] = min(max(dar[k], -clip), clip)
-            _copy(dar, dx[t, b])
+            if project:
+                _unproject_row(dar, x[t, b], w_in, dx[t, b], d_w_in, d_b)
+            else:
+                _copy(dar, dx[t, b])
         np.dot(da, w_hid_t, back)
         dh += back
         np.dot(h_prev.T, da, dw_step)
@@ -444,33 +491,41 @@ def _lstm_backward_lane(w_hid_t, c0, h0, peeps, mask, hid, cell, gates,
     d_h0[b0:b1] = dh
 
 
+@_jit
+def _lane_sum(parts):
+    """Sum of the lanes' partial results (first axis)."""
+    total = parts[0].copy()
+    for lane in range(1, parts.shape[0]):
+        total += parts[lane]
+    return total
+
+
 @_jit_parallel
-def lstm_backward(w_hid, c0, h0, peep, mask, hid, cell, gates, d_hid, d_cell,
-                  acts, opts):
-    """Gradients of an :func:`lstm_forward` run: with respect to the input
-    projections, ``w_hid``, ``c0``, ``h0`` and the peepholes (3, H)."""
+def lstm_backward(x, w_in, w_hid, c0, h0, peep, mask, hid, cell, gates,
+                  d_hid, d_cell, acts, opts):
+    """Gradients of an :func:`lstm_forward` run: with respect to ``x``,
+    ``w_in``, ``bias`` (zeros unless ``opts[6]``), ``w_hid``, ``c0``,
+    ``h0`` and the peepholes (3, H)."""
     use_peep = opts[2] != 0.0
     n_steps, n_batch, n = hid.shape
     w_hid_t = np.ascontiguousarray(w_hid.T)
     peeps = _peepholes(peep, use_peep, n, hid.dtype)
     bounds = _lanes(n_batch, opts)
     n_lanes = bounds.shape[0] - 1
-    dx = np.empty((n_steps, n_batch, 4 * n), hid.dtype)
+    dx = np.empty(x.shape, hid.dtype)
     d_c0 = np.empty((n_batch, n), hid.dtype)
     d_h0 = np.empty((n_batch, n), hid.dtype)
     d_ws = np.zeros((n_lanes, n, 4 * n), hid.dtype)
     d_peeps = np.zeros((n_lanes, 3, n), hid.dtype)
+    d_w_ins = np.zeros((n_lanes,) + w_in.shape, hid.dtype)
+    d_bs = np.zeros((n_lanes, 4 * n), hid.dtype)
     for lane in prange(n_lanes):
-        _lstm_backward_lane(w_hid_t, c0, h0, peeps, mask, hid, cell, gates,
-                            d_hid, d_cell, acts, opts, dx, d_c0, d_h0,
-                            d_ws[lane], d_peeps[lane], bounds[lane],
-                            bounds[lane + 1])
-    d_w = d_ws[0].copy()
-    d_peep = d_peeps[0].copy()
-    for lane in range(1, n_lanes):
-        d_w += d_ws[lane]
-        d_peep += d_peeps[lane]
-    return dx, d_w, d_c0, d_h0, d_peep
+        _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
+                            gates, d_hid, d_cell, acts, opts, dx, d_c0, d_h0,
+                            d_w_ins[lane], d_bs[lane], d_ws[lane],
+                            d_peeps[lane], bounds[lane], bounds[lane + 1])
+    return (dx, _lane_sum(d_w_ins), _lane_sum(d_bs), _lane_sum(d_ws), d_c0,
+            d_h0, _lane_sum(d_peeps))
 
 
 @_jit
