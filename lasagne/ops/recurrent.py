@@ -224,9 +224,15 @@ class RecurrenceForward(_RecurrenceBase):
     def pullback(self, inputs, outputs, cotangents):
         state_outs = outputs[:self.n_states]
         d_states = []
-        for out, d in zip(state_outs, cotangents[:self.n_states]):
+        for k, (out, d) in enumerate(zip(state_outs,
+                                         cotangents[:self.n_states])):
             if isinstance(d.type, DisconnectedType):
-                d = pt.zeros_like(out)
+                if self.cell == "lstm" and k == 1:
+                    # An empty cell cotangent stands for zeros: the kernel
+                    # skips it rather than read a (T, B, H) array of them.
+                    d = pt.zeros((0, 0, 0), dtype=out.dtype)
+                else:
+                    d = pt.zeros_like(out)
             d_states.append(d)
         # LSTM outputs are (hid, cell); the backward takes (d_hid, d_cell).
         grads = RecurrenceBackward(**self._props_dict())(

@@ -184,6 +184,10 @@ def _jax_cell_functions(op):
                 outs = (outs,)
             return outs[:n_states]
 
+        fwd_outputs = inputs[n_fwd:n_fwd + n_outs]
+        # an empty cotangent (the LSTM's unused cell sequence) means zeros
+        cotangents = [jnp.zeros_like(out) if d.shape[0] == 0 else d
+                      for out, d in zip(fwd_outputs, cotangents)]
         _, vjp = jax.vjp(states_only, *fwd_inputs[:n_diff])
         return vjp(tuple(cotangents))
 

@@ -437,6 +437,7 @@ def _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
     ``d_w`` and ``d_peep`` are this lane's own partial sums."""
     backwards, clip, use_peep, use_mask, fast = _options(opts)
     project = opts[6] != 0.0
+    has_d_cell = d_cell.shape[0] != 0
     n_steps = hid.shape[0]
     n = hid.shape[2]
     rows = b1 - b0
@@ -458,7 +459,9 @@ def _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
             gh, gc = dh[r], dc[r]
             for j in range(n):
                 gh[j] += d_hid[t, b, j]
-                gc[j] += d_cell[t, b, j]
+            if has_d_cell:
+                for j in range(n):
+                    gc[j] += d_cell[t, b, j]
             if s == 0:
                 cp = c0[b]
                 _copy(h0[b], h_prev[r])
@@ -505,7 +508,8 @@ def lstm_backward(x, w_in, w_hid, c0, h0, peep, mask, hid, cell, gates,
                   d_hid, d_cell, acts, opts):
     """Gradients of an :func:`lstm_forward` run: with respect to ``x``,
     ``w_in``, ``bias`` (zeros unless ``opts[6]``), ``w_hid``, ``c0``,
-    ``h0`` and the peepholes (3, H)."""
+    ``h0`` and the peepholes (3, H). An empty ``d_cell`` (0, 0, 0) stands
+    for zeros."""
     use_peep = opts[2] != 0.0
     n_steps, n_batch, n = hid.shape
     w_hid_t = np.ascontiguousarray(w_hid.T)
