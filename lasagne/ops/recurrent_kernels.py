@@ -4,8 +4,14 @@ One call runs every time step of an LSTM, GRU or vanilla RNN cell: the
 hidden-to-hidden product of a step is one BLAS call (``np.dot`` on
 contiguous arrays), the gate arithmetic is a plain loop that Numba compiles
 to a single pass over the batch. The backward kernels walk the sequence in
-reverse with the activations the forward stored, and form the weight
-gradient with one large product over all steps at the end.
+reverse with the activations the forward stored; the GRU and RNN ones form
+the weight gradient with one large product over all steps at the end.
+
+The LSTM kernels split the batch into lanes, one per Numba thread: the
+rows of a sequence are independent, so each lane runs its rows' whole
+sequence with its own (single-threaded) BLAS calls and never waits for
+another; the LSTM backward adds each step's weight gradient while the
+step's values are still in cache, per lane, and sums the lanes at the end.
 
 Conventions shared by every kernel:
 
@@ -113,24 +119,6 @@ def _activate(code, v, fast):
     elif code == 2:
         for k in range(n):
             v[k] = max(v[k], 0.0)
-
-
-@numba.njit(cache=True, fastmath=True, boundscheck=False,
-            error_model="numpy")
-def _derivative(code, y, out):
-    """``out[k]`` = derivative of activation `code` given its output y[k]."""
-    n = y.shape[0]
-    if code == 0:
-        for k in range(n):
-            out[k] = y[k] * (1.0 - y[k])
-    elif code == 1:
-        for k in range(n):
-            out[k] = 1.0 - y[k] * y[k]
-    elif code == 2:
-        for k in range(n):
-            out[k] = 1.0 if y[k] > 0.0 else 0.0
-    else:
-        out[:] = 1.0
 
 
 @_inline
@@ -268,7 +256,7 @@ def _lstm_forward_row_generic(acts, fast, xr, pr, cp, g, c, h, pe0, pe1,
         g[3 * n + j] += c[j] * pe2[j]
     _activate(acts[3], g[3 * n:4 * n], fast)
     tc = g[4 * n:]
-    tc[:] = c
+    _copy(c, tc)
     _activate(acts[4], tc, fast)
     for j in range(n):
         h[j] = g[3 * n + j] * tc[j]
