@@ -11,6 +11,7 @@ and as a :func:`pytensor.scan` otherwise, with the same numbers.
 """
 import numpy as np
 import pytensor.tensor as pt
+from pytensor.scalar import upcast
 
 from .. import init, nonlinearities
 from ..ops import recurrent as fused_ops
@@ -26,6 +27,12 @@ from .recurrent_container import (BidirectionalLayer, ContainerOutputLayer,
 __all__ = ["CustomRecurrentLayer", "RecurrentLayer", "Gate", "LSTMLayer",
            "GRULayer", "RecurrentContainerLayer", "StateLayer",
            "ContainerOutputLayer", "BidirectionalLayer", "bidirectional"]
+
+#: Up to this many input features, the fused LSTM applies its input
+#: weights inside the Op, step by step: the (time, batch, 4 * units)
+#: projections and their gradient, several passes over memory for a few
+#: multiply-adds each, are then never stored.
+PROJECT_IN_OP_MAX_INPUTS = 8
 
 
 class CustomRecurrentLayer(_BaseRecurrentLayer):
@@ -429,16 +436,20 @@ class LSTMLayer(_GatedLayer):
                           self._stacked("b_"))
         n = self.num_units
         if self._use_fused():
-            proj = self._project(seq, W_in, b)
+            if self._num_inputs <= PROJECT_IN_OP_MAX_INPUTS:
+                x = seq.astype(upcast(seq.dtype, W_in.dtype, b.dtype))
+                input_weights = dict(w_in=W_in, bias=b)
+            else:
+                x, input_weights = self._project(seq, W_in, b), {}
             peep = None
             if self.peepholes:
                 peep = pt.stack([self.W_cell_to_ingate,
                                  self.W_cell_to_forgetgate,
                                  self.W_cell_to_outgate])
             hid, _ = fused_ops.lstm_sequence(
-                proj, W_hid, cell_init, hid_init, peep,
-                self._mask_for_op(mask, proj.dtype), self._activations(),
-                self.backwards, self.grad_clipping)
+                x, W_hid, cell_init, hid_init, peep,
+                self._mask_for_op(mask, x.dtype), self._activations(),
+                self.backwards, self.grad_clipping, **input_weights)
             return self._input_order_output(hid)
         if self.precompute_input:
             seq = self._project(seq, W_in, b)

@@ -14,6 +14,7 @@ The equations and the gate order are those of Lasagne's
 :class:`~lasagne.layers.GRULayer` (resetgate, updategate, hidden_update) and
 :class:`~lasagne.layers.RecurrentLayer`, including ``grad_clipping``.
 """
+import numba
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_type, DisconnectedType
@@ -41,10 +42,10 @@ _CELLS = {
 
 class _RecurrenceBase(Op):
     __props__ = ("cell", "activations", "backwards", "grad_clipping",
-                 "peepholes", "has_mask")
+                 "peepholes", "has_mask", "project_input")
 
     def __init__(self, cell, activations, backwards=False, grad_clipping=0.0,
-                 peepholes=False, has_mask=False):
+                 peepholes=False, has_mask=False, project_input=False):
         if cell not in _CELLS:
             raise ValueError(f"{type(self).__name__}: cell must be one of "
                              f"{sorted(_CELLS)}, got {cell!r}.")
@@ -58,12 +59,17 @@ class _RecurrenceBase(Op):
         if peepholes and cell != "lstm":
             raise ValueError(f"{type(self).__name__}: peepholes exist only "
                              f"for the lstm cell, not {cell!r}.")
+        if project_input and cell != "lstm":
+            raise ValueError(f"{type(self).__name__}: project_input is "
+                             f"implemented for the lstm cell only, not "
+                             f"{cell!r}.")
         self.cell = cell
         self.activations = activations
         self.backwards = bool(backwards)
         self.grad_clipping = float(grad_clipping)
         self.peepholes = bool(peepholes)
         self.has_mask = bool(has_mask)
+        self.project_input = bool(project_input)
 
     @property
     def n_states(self):
@@ -76,31 +82,43 @@ class _RecurrenceBase(Op):
                         dtype=np.int64)
 
     def options(self, dtype):
-        """(backwards, clip, peepholes, has_mask, fast) for the kernels."""
+        """(backwards, clip, peepholes, has_mask, fast, lanes,
+        project_input) for the kernels; lanes = Numba's thread count, read
+        here because reading it inside a kernel would keep Numba from
+        caching the kernel."""
         return np.array([self.backwards, self.grad_clipping, self.peepholes,
-                         self.has_mask, np.dtype(dtype) == np.float32],
+                         self.has_mask, np.dtype(dtype) == np.float32,
+                         numba.get_num_threads(), self.project_input],
                         dtype=np.float64)
 
     def _split(self, inputs):
-        """(x, w_hid, states, peep, mask) from a forward input list."""
+        """(x, w_hid, states, peep, (w_in, b) or None, mask) from a forward
+        input list, ordered x, w_hid, states, [peep], [w_in, b], [mask]."""
         x, w_hid = inputs[0], inputs[1]
         states = list(inputs[2:2 + self.n_states])
         rest = list(inputs[2 + self.n_states:])
         peep = rest.pop(0) if self.peepholes else None
+        proj = (rest.pop(0), rest.pop(0)) if self.project_input else None
         mask = rest.pop(0) if self.has_mask else None
-        return x, w_hid, states, peep, mask
+        return x, w_hid, states, peep, proj, mask
 
     def _n_forward_inputs(self):
-        return 2 + self.n_states + self.peepholes + self.has_mask
+        return (2 + self.n_states + self.peepholes + 2 * self.project_input
+                + self.has_mask)
 
-    def _kernel_extras(self, x_like, peep, mask):
-        """Dummy arrays for absent peepholes / mask (fixed kernel types)."""
+    def _kernel_extras(self, x_like, peep, proj, mask):
+        """Contiguous peepholes, input weights, bias and mask, or dummy
+        arrays where absent (fixed kernel types)."""
         dtype = x_like.dtype
+        c = np.ascontiguousarray
         if peep is None:
             peep = np.zeros((3, 1), dtype)
+        if proj is None:
+            proj = (np.zeros((1, 1), dtype), np.zeros(1, dtype))
         if mask is None:
             mask = np.ones((1, 1), dtype)
-        return np.ascontiguousarray(peep, dtype), np.asarray(mask, dtype)
+        return (c(peep, dtype), c(proj[0], dtype), c(proj[1], dtype),
+                c(mask, dtype))
 
 
 class RecurrenceForward(_RecurrenceBase):
@@ -109,7 +127,11 @@ class RecurrenceForward(_RecurrenceBase):
     Inputs: ``x`` (T, B, blocks*H), the precomputed input projections
     (bias included); ``w_hid`` (H, blocks*H); the initial states (B, H)
     (LSTM: cell then hid); the peepholes (3, H) (LSTM with peepholes:
-    rows ingate, forgetgate, outgate); the mask (T, B) if ``has_mask``.
+    rows ingate, forgetgate, outgate); with ``project_input`` (LSTM),
+    ``x`` is instead the raw input (T, B, F), followed here by the input
+    weights (F, 4H) and bias (4H), applied inside the kernel: for a few
+    input features this saves storing the (T, B, 4H) projections and
+    their gradient; the mask (T, B) if ``has_mask``.
     Outputs: the hidden sequence (T, B, H) in input time order (also when
     ``backwards``), for the LSTM the cell sequence, and for LSTM and GRU
     the stored gate values used by :class:`RecurrenceBackward`.
@@ -133,14 +155,20 @@ class RecurrenceForward(_RecurrenceBase):
         if len(inputs) != self._n_forward_inputs():
             raise TypeError(f"{self}: expected {self._n_forward_inputs()} "
                             f"inputs, got {len(inputs)}.")
-        x_, w_, states, peep, mask = self._split(inputs)
+        x_, w_, states, peep, proj, mask = self._split(inputs)
         states = [s.astype(dtype) for s in states]
         inputs = [x, w_.astype(dtype)] + states
+        n_dims = [3, 2] + [2] * len(states)
         if peep is not None:
             inputs.append(peep.astype(dtype))
+            n_dims.append(2)
+        if proj is not None:
+            inputs += [proj[0].astype(dtype), proj[1].astype(dtype)]
+            n_dims += [2, 1]
         if mask is not None:
             inputs.append(mask.astype(dtype))
-        for var, nd in zip(inputs, [3, 2] + [2] * len(states)):
+            n_dims.append(2)
+        for var, nd in zip(inputs, n_dims):
             if var.ndim != nd:
                 raise TypeError(f"{self}: expected a {nd}-d input, got "
                                 f"{var.type}.")
@@ -164,15 +192,16 @@ class RecurrenceForward(_RecurrenceBase):
 
     def run(self, inputs):
         """Numpy in, numpy out (the Numba kernels, called from Python)."""
-        x, w_hid, states, peep, mask = self._split(inputs)
-        peep_a, mask_a = self._kernel_extras(x, peep, mask)
+        x, w_hid, states, peep, proj, mask = self._split(inputs)
+        peep_a, w_in, bias, mask_a = self._kernel_extras(x, peep, proj, mask)
         c = np.ascontiguousarray
-        x, w_hid, mask_a = c(x), c(w_hid), c(mask_a)
+        x, w_hid = c(x), c(w_hid)
         states = [c(s) for s in states]
         acts, opts = self.codes, self.options(inputs[0].dtype)
         if self.cell == "lstm":
-            return list(kernels.lstm_forward(x, w_hid, states[0], states[1],
-                                             peep_a, mask_a, acts, opts))
+            return list(kernels.lstm_forward(x, w_in, bias, w_hid, states[0],
+                                             states[1], peep_a, mask_a, acts,
+                                             opts))
         if self.cell == "gru":
             return list(kernels.gru_forward(x, w_hid, states[0], mask_a,
                                             acts, opts))
@@ -184,7 +213,7 @@ class RecurrenceForward(_RecurrenceBase):
 
     def infer_shape(self, fgraph, node, shapes):
         x_shape = shapes[0]
-        n_units = shapes[1][0]
+        n_units = shapes[1][0]  # w_hid is (H, blocks*H)
         seq = (x_shape[0], x_shape[1], n_units)
         if self.cell == "lstm":
             return [seq, seq, (x_shape[0], x_shape[1], 5 * n_units)]
@@ -195,9 +224,15 @@ class RecurrenceForward(_RecurrenceBase):
     def pullback(self, inputs, outputs, cotangents):
         state_outs = outputs[:self.n_states]
         d_states = []
-        for out, d in zip(state_outs, cotangents[:self.n_states]):
+        for k, (out, d) in enumerate(zip(state_outs,
+                                         cotangents[:self.n_states])):
             if isinstance(d.type, DisconnectedType):
-                d = pt.zeros_like(out)
+                if self.cell == "lstm" and k == 1:
+                    # An empty cell cotangent stands for zeros: the kernel
+                    # skips it rather than read a (T, B, H) array of them.
+                    d = pt.zeros((0, 0, 0), dtype=out.dtype)
+                else:
+                    d = pt.zeros_like(out)
             d_states.append(d)
         # LSTM outputs are (hid, cell); the backward takes (d_hid, d_cell).
         grads = RecurrenceBackward(**self._props_dict())(
@@ -215,7 +250,7 @@ class RecurrenceBackward(_RecurrenceBase):
 
     Inputs: the forward's inputs, its outputs, then the cotangents of the
     hidden sequence (and, for the LSTM, of the cell sequence). Outputs: the
-    gradients of ``x``, ``w_hid``, the initial states and the peepholes.
+    gradients of the forward's inputs but the mask, in their order.
 
     Examples
     --------
@@ -236,9 +271,8 @@ class RecurrenceBackward(_RecurrenceBase):
         n_fwd = self._n_forward_inputs()
         forward_inputs = inputs[:n_fwd]
         outputs = [forward_inputs[0].type(), forward_inputs[1].type()]
-        outputs += [s.type() for s in forward_inputs[2:2 + self.n_states]]
-        if self.peepholes:
-            outputs.append(forward_inputs[2 + self.n_states].type())
+        outputs += [v.type() for v in
+                    forward_inputs[2:n_fwd - self.has_mask]]
         return Apply(self, inputs, outputs)
 
     def _split_backward(self, inputs):
@@ -250,20 +284,25 @@ class RecurrenceBackward(_RecurrenceBase):
         return forward, fwd_outputs, cotangents
 
     def run(self, inputs):
-        (x, w_hid, states, peep, mask), outs, cots = self._split_backward(
-            inputs)
-        peep_a, mask_a = self._kernel_extras(x, peep, mask)
+        (x, w_hid, states, peep, proj, mask), outs, cots = (
+            self._split_backward(inputs))
+        peep_a, w_in, _, mask_a = self._kernel_extras(x, peep, proj, mask)
         c = np.ascontiguousarray
-        w_hid, mask_a = c(w_hid), c(mask_a)
+        w_hid = c(w_hid)
         states = [c(s) for s in states]
         outs = [c(o) for o in outs]
         cots = [c(d) for d in cots]
         acts, opts = self.codes, self.options(inputs[0].dtype)
         if self.cell == "lstm":
-            grads = list(kernels.lstm_backward(
-                w_hid, states[0], states[1], peep_a, mask_a, outs[0], outs[1],
-                outs[2], cots[0], cots[1], acts, opts))
-            return grads if self.peepholes else grads[:4]
+            dx, d_w_in, d_b, d_w, d_c0, d_h0, d_peep = kernels.lstm_backward(
+                c(x), w_in, w_hid, states[0], states[1], peep_a, mask_a,
+                outs[0], outs[1], outs[2], cots[0], cots[1], acts, opts)
+            grads = [dx, d_w, d_c0, d_h0]
+            if self.peepholes:
+                grads.append(d_peep)
+            if self.project_input:
+                grads += [d_w_in, d_b]
+            return grads
         if self.cell == "gru":
             return list(kernels.gru_backward(w_hid, states[0], mask_a,
                                              outs[0], outs[1], cots[0], acts,
@@ -289,14 +328,15 @@ def _check_activations(activations, cell):
 def lstm_sequence(x, w_hid, cell_init, hid_init, peepholes=None, mask=None,
                   activations=("sigmoid", "sigmoid", "tanh", "sigmoid",
                                "tanh"),
-                  backwards=False, grad_clipping=0.0):
+                  backwards=False, grad_clipping=0.0, w_in=None, bias=None):
     """Hidden and cell sequences of an LSTM, as one fused Op.
 
     Parameters
     ----------
-    x : tensor (T, B, 4H)
+    x : tensor (T, B, 4H), or (T, B, F) with `w_in`
         Input projections of every step, bias included, gate blocks in the
-        order ingate, forgetgate, cell, outgate.
+        order ingate, forgetgate, cell, outgate; or, when `w_in` is given,
+        the raw input of every step.
     w_hid : tensor (H, 4H)
         Hidden-to-hidden weights, same block order.
     cell_init, hid_init : tensor (B, H)
@@ -312,6 +352,10 @@ def lstm_sequence(x, w_hid, cell_init, hid_init, peepholes=None, mask=None,
         Run from the last step to the first (results stay in input order).
     grad_clipping : float
         If > 0, clip the gradient flowing into the gates to this bound.
+    w_in, bias : tensors (F, 4H) and (4H,), or None
+        Input weights and bias, applied inside the Op (worth it for few
+        input features: the (T, B, 4H) projections and their gradient are
+        never stored).
 
     Returns
     -------
@@ -326,14 +370,19 @@ def lstm_sequence(x, w_hid, cell_init, hid_init, peepholes=None, mask=None,
     >>> hid.eval({x: np.ones((3, 1, 8))}).shape
     (3, 1, 2)
     """
+    if (w_in is None) != (bias is None):
+        raise ValueError("lstm_sequence: give both w_in and bias, or "
+                         "neither.")
     inputs = [x, w_hid, cell_init, hid_init]
     if peepholes is not None:
         inputs.append(peepholes)
+    if w_in is not None:
+        inputs += [w_in, bias]
     if mask is not None:
         inputs.append(mask)
     op = RecurrenceForward("lstm", _check_activations(activations, "lstm"),
                            backwards, grad_clipping, peepholes is not None,
-                           mask is not None)
+                           mask is not None, w_in is not None)
     hid, cell, _ = op(*inputs)
     return hid, cell
 

@@ -13,36 +13,48 @@ from .recurrent import RecurrenceBackward, RecurrenceForward
 __all__ = []
 
 
-def _numba_wrapper(n_inputs, call, env):
-    """Jit ``def f(a0, ..., aN): return <call>`` with `env` as globals.
+def _numba_wrapper(n_inputs, call, env, pick=None):
+    """Jit ``def f(a0, ..., aN): return <call>`` with `env` as globals;
+    with `pick`, return the tuple of the call's results at those positions.
 
     Numba cannot index a heterogeneous ``*args`` tuple with a computed
     position, so the wrapper is written with one named argument per input.
     """
     names = ", ".join(f"a{i}" for i in range(n_inputs))
-    source = f"def wrapper({names}):\n    return {call}\n"
+    if pick is None:
+        source = f"def wrapper({names}):\n    return {call}\n"
+    else:
+        items = "".join(f"g[{i}], " for i in pick)
+        source = (f"def wrapper({names}):\n    g = {call}\n"
+                  f"    return ({items})\n")
     namespace = dict(env, np=np, c=np.ascontiguousarray)
     exec(compile(source, "<lasagne recurrence wrapper>", "exec"), namespace)
     return numba_njit(namespace["wrapper"])
 
 
 def _extras(op, dtype):
-    """Source of the peephole and mask arguments (or their dummies)."""
+    """Source of the peephole, input weight, bias and mask arguments (or
+    their dummies)."""
     peep_pos = 2 + op.n_states
-    mask_pos = peep_pos + op.peepholes
+    proj_pos = peep_pos + op.peepholes
+    mask_pos = proj_pos + 2 * op.project_input
     peep = f"c(a{peep_pos})" if op.peepholes else f"np.zeros((3, 1), '{dtype}')"
+    if op.project_input:
+        w_in, bias = f"c(a{proj_pos})", f"c(a{proj_pos + 1})"
+    else:
+        w_in, bias = f"np.zeros((1, 1), '{dtype}')", f"np.zeros(1, '{dtype}')"
     mask = f"c(a{mask_pos})" if op.has_mask else f"np.ones((1, 1), '{dtype}')"
-    return peep, mask
+    return peep, w_in, bias, mask
 
 
 @register_funcify_default_op_cache_key(RecurrenceForward)
 def numba_funcify_recurrence_forward(op, node, **kwargs):
     dtype = node.inputs[0].type.dtype
-    peep, mask = _extras(op, dtype)
+    peep, w_in, bias, mask = _extras(op, dtype)
     env = dict(kernels=kernels, acts=op.codes, opts=op.options(dtype))
     if op.cell == "lstm":
-        call = (f"kernels.lstm_forward(c(a0), c(a1), c(a2), c(a3), {peep}, "
-                f"{mask}, acts.copy(), opts.copy())")
+        call = (f"kernels.lstm_forward(c(a0), {w_in}, {bias}, c(a1), c(a2), "
+                f"c(a3), {peep}, {mask}, acts.copy(), opts.copy())")
     elif op.cell == "gru":
         call = (f"kernels.gru_forward(c(a0), c(a1), c(a2), {mask}, "
                 f"acts.copy(), opts.copy())")
@@ -55,17 +67,18 @@ def numba_funcify_recurrence_forward(op, node, **kwargs):
 @register_funcify_default_op_cache_key(RecurrenceBackward)
 def numba_funcify_recurrence_backward(op, node, **kwargs):
     dtype = node.inputs[0].type.dtype
-    peep, mask = _extras(op, dtype)
+    peep, w_in, _, mask = _extras(op, dtype)
     n = op._n_forward_inputs()
     env = dict(kernels=kernels, acts=op.codes, opts=op.options(dtype))
     tail = "acts.copy(), opts.copy())"
     if op.cell == "lstm":
-        call = (f"kernels.lstm_backward(c(a1), c(a2), c(a3), {peep}, {mask}, "
-                f"c(a{n}), c(a{n + 1}), c(a{n + 2}), c(a{n + 3}), "
-                f"c(a{n + 4}), {tail}")
-        if not op.peepholes:
-            call += "[:4]"
-    elif op.cell == "gru":
+        # The kernel returns (dx, d_w_in, d_b, d_w, d_c0, d_h0, d_peep).
+        order = [0, 3, 4, 5] + [6] * op.peepholes + [1, 2] * op.project_input
+        call = (f"kernels.lstm_backward(c(a0), {w_in}, c(a1), c(a2), "
+                f"c(a3), {peep}, {mask}, c(a{n}), c(a{n + 1}), c(a{n + 2}), "
+                f"c(a{n + 3}), c(a{n + 4}), {tail}")
+        return _numba_wrapper(len(node.inputs), call, env, order), KERNEL_SALT
+    if op.cell == "gru":
         call = (f"kernels.gru_backward(c(a1), c(a2), {mask}, c(a{n}), "
                 f"c(a{n + 1}), c(a{n + 2}), {tail}")
     else:
@@ -104,8 +117,10 @@ def _jax_cell_functions(op):
     n_states = op.n_states
 
     def forward(*inputs):
-        x, w_hid, states, peep, mask = op._split(inputs)
+        x, w_hid, states, peep, proj, mask = op._split(inputs)
         n_units = w_hid.shape[0]
+        if proj is not None:
+            x = x @ proj[0] + proj[1]
         if mask is None:
             mask = jnp.ones(x.shape[:2], x.dtype)
 
@@ -169,6 +184,10 @@ def _jax_cell_functions(op):
                 outs = (outs,)
             return outs[:n_states]
 
+        fwd_outputs = inputs[n_fwd:n_fwd + n_outs]
+        # an empty cotangent (the LSTM's unused cell sequence) means zeros
+        cotangents = [jnp.zeros_like(out) if d.shape[0] == 0 else d
+                      for out, d in zip(fwd_outputs, cotangents)]
         _, vjp = jax.vjp(states_only, *fwd_inputs[:n_diff])
         return vjp(tuple(cotangents))
 

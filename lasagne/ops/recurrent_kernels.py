@@ -4,17 +4,25 @@ One call runs every time step of an LSTM, GRU or vanilla RNN cell: the
 hidden-to-hidden product of a step is one BLAS call (``np.dot`` on
 contiguous arrays), the gate arithmetic is a plain loop that Numba compiles
 to a single pass over the batch. The backward kernels walk the sequence in
-reverse with the activations the forward stored, and form the weight
-gradient with one large product over all steps at the end.
+reverse with the activations the forward stored; the GRU and RNN ones form
+the weight gradient with one large product over all steps at the end.
+
+The LSTM kernels split the batch into lanes, one per Numba thread: the
+rows of a sequence are independent, so each lane runs its rows' whole
+sequence with its own (single-threaded) BLAS calls and never waits for
+another; the LSTM backward adds each step's weight gradient while the
+step's values are still in cache, per lane, and sums the lanes at the end.
 
 Conventions shared by every kernel:
 
 - sequences are time-major: ``x[t, b, :]``; every array is C-contiguous;
 - ``acts`` (int64) holds the activation codes, ``opts`` (float64) the
-  options ``(backwards, clip, use_peep, use_mask, fast)``; ``fast``
-  (float32 runs) selects a vectorizable rational tanh (and sigmoid) of
-  float32 accuracy instead of libm's: arrays rather than
-  scalars, so that every configuration shares one compiled kernel;
+  options ``(backwards, clip, use_peep, use_mask, fast, lanes, project)``:
+  arrays rather than scalars, so that every configuration shares one
+  compiled kernel. ``fast`` (float32 runs) selects a vectorizable rational
+  tanh (and sigmoid) of float32 accuracy instead of libm's; ``lanes`` is
+  the number of threads that split the batch; ``project`` (LSTM) makes the
+  kernel apply the input weights itself;
 - ``backwards`` runs the recurrence from the last step to the first, but
   results are stored at the time index of the input they belong to;
 - ``mask[t, b] == 0`` keeps the previous state for that sequence (Lasagne's
@@ -26,6 +34,9 @@ Conventions shared by every kernel:
 """
 import numba
 import numpy as np
+from numba import prange
+
+from ._blas_threads import blas_threads_local
 
 __all__ = ["ACTIVATION_CODES", "lstm_forward", "lstm_backward",
            "gru_forward", "gru_backward", "rnn_forward", "rnn_backward"]
@@ -36,6 +47,8 @@ ACTIVATION_CODES = {"sigmoid": 0, "tanh": 1, "rectify": 2, "linear": 3}
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=True,
                  error_model="numpy")
 _inline = numba.njit(cache=True, error_model="numpy")
+_jit_parallel = numba.njit(cache=True, nogil=True, boundscheck=False,
+                           fastmath=True, error_model="numpy", parallel=True)
 
 
 @_inline
@@ -108,24 +121,6 @@ def _activate(code, v, fast):
             v[k] = max(v[k], 0.0)
 
 
-@numba.njit(cache=True, fastmath=True, boundscheck=False,
-            error_model="numpy")
-def _derivative(code, y, out):
-    """``out[k]`` = derivative of activation `code` given its output y[k]."""
-    n = y.shape[0]
-    if code == 0:
-        for k in range(n):
-            out[k] = y[k] * (1.0 - y[k])
-    elif code == 1:
-        for k in range(n):
-            out[k] = 1.0 - y[k] * y[k]
-    elif code == 2:
-        for k in range(n):
-            out[k] = 1.0 if y[k] > 0.0 else 0.0
-    else:
-        out[:] = 1.0
-
-
 @_inline
 def _clip(g, clip):
     if clip > 0.0:
@@ -166,124 +161,363 @@ def _previous_states(seq, init, backwards):
     return prev
 
 
+@_inline
+def _copy(src, dst):
+    """``dst[:] = src`` for 1-d arrays, without the temporary that a slice
+    assignment makes in case the two overlap."""
+    for k in range(src.shape[0]):
+        dst[k] = src[k]
+
+
 @_jit
-def lstm_forward(x, w_hid, c0, h0, peep, mask, acts, opts):
+def _lanes(n_batch, opts):
+    """Row bounds of the lanes that split a batch: ``opts[5]`` lanes (the
+    Numba thread count when the Op was compiled), at most one per row. A
+    lane runs its rows' whole sequence, so lanes never wait for each
+    other; more lanes than threads would only run one after another."""
+    n_lanes = max(1, min(int(opts[5]), n_batch))
+    bounds = np.empty(n_lanes + 1, np.int64)
+    for lane in range(n_lanes + 1):
+        bounds[lane] = lane * n_batch // n_lanes
+    return bounds
+
+
+@_inline
+def _standard_lstm(acts):
+    """Whether the activations are Lasagne's defaults (sigmoid gates, tanh
+    cell and output), which have a fused, vectorizable row update."""
+    return (acts[0] == 0 and acts[1] == 0 and acts[2] == 1 and acts[3] == 0
+            and acts[4] == 1)
+
+
+@numba.njit(cache=True, inline="always", fastmath=True, error_model="numpy")
+def _lstm_forward_unit(fast, j, xr, pr, cp, g, c, h, pe0, pe1, pe2):
+    """Unit j of :func:`_lstm_forward_row`. Inlined with a constant
+    ``fast``, so each of the row's loops keeps only one kind of
+    activation (and the fast one vectorizes)."""
+    n = c.shape[0]
+    vi = xr[j] + pr[j] + cp[j] * pe0[j]
+    vf = xr[n + j] + pr[n + j] + cp[j] * pe1[j]
+    vg = xr[2 * n + j] + pr[2 * n + j]
+    if fast:
+        gi = _HALF + _HALF * _tanh32(_HALF * vi)
+        gf = _HALF + _HALF * _tanh32(_HALF * vf)
+        gg = _tanh32(vg)
+    else:
+        gi = 1.0 / (1.0 + np.exp(-vi))
+        gf = 1.0 / (1.0 + np.exp(-vf))
+        gg = np.tanh(vg)
+    cj = gf * cp[j] + gi * gg
+    vo = xr[3 * n + j] + pr[3 * n + j] + cj * pe2[j]
+    if fast:
+        go = _HALF + _HALF * _tanh32(_HALF * vo)
+        tc = _tanh32(cj)
+    else:
+        go = 1.0 / (1.0 + np.exp(-vo))
+        tc = np.tanh(cj)
+    g[j] = gi
+    g[n + j] = gf
+    g[2 * n + j] = gg
+    g[3 * n + j] = go
+    g[4 * n + j] = tc
+    c[j] = cj
+    h[j] = go * tc
+
+
+@_jit
+def _lstm_forward_row(fast, xr, pr, cp, g, c, h, pe0, pe1, pe2):
+    """One row of an LSTM step with the standard activations, in one pass:
+    gate values into ``g``, the new cell and hidden state into ``c`` and
+    ``h``. ``pr`` = previous hidden state times ``w_hid``, ``cp`` = the
+    previous cell state."""
+    if fast:
+        for j in range(c.shape[0]):
+            _lstm_forward_unit(True, j, xr, pr, cp, g, c, h, pe0, pe1, pe2)
+    else:
+        for j in range(c.shape[0]):
+            _lstm_forward_unit(False, j, xr, pr, cp, g, c, h, pe0, pe1, pe2)
+
+
+@_jit
+def _lstm_forward_row_generic(acts, fast, xr, pr, cp, g, c, h, pe0, pe1,
+                              pe2):
+    """:func:`_lstm_forward_row` for any activations (gate by gate)."""
+    n = c.shape[0]
+    for j in range(n):
+        g[j] = xr[j] + pr[j] + cp[j] * pe0[j]
+        g[n + j] = xr[n + j] + pr[n + j] + cp[j] * pe1[j]
+    for k in range(2 * n, 4 * n):
+        g[k] = xr[k] + pr[k]
+    _activate(acts[0], g[:n], fast)
+    _activate(acts[1], g[n:2 * n], fast)
+    _activate(acts[2], g[2 * n:3 * n], fast)
+    for j in range(n):
+        c[j] = g[n + j] * cp[j] + g[j] * g[2 * n + j]
+        g[3 * n + j] += c[j] * pe2[j]
+    _activate(acts[3], g[3 * n:4 * n], fast)
+    tc = g[4 * n:]
+    _copy(c, tc)
+    _activate(acts[4], tc, fast)
+    for j in range(n):
+        h[j] = g[3 * n + j] * tc[j]
+
+
+@_jit
+def _lstm_forward_lane(x, w_in, bias, w_hid, c0, h0, peeps, mask, acts, opts,
+                       hid, cell, gates, b0, b1):
+    """Rows ``b0:b1`` of :func:`lstm_forward`, every step, one BLAS
+    thread."""
+    backwards, clip, use_peep, use_mask, fast = _options(opts)
+    project = opts[6] != 0.0
+    n_steps = x.shape[0]
+    h_prev = h0[b0:b1].copy()
+    c_prev = c0[b0:b1].copy()
+    pre = np.empty((b1 - b0, w_hid.shape[1]), x.dtype)
+    projected = np.empty(w_hid.shape[1], x.dtype)
+    pe0, pe1, pe2 = peeps[0], peeps[1], peeps[2]
+    standard = _standard_lstm(acts)
+    saved = blas_threads_local(1)
+    for s in range(n_steps):
+        t, _ = _order(s, n_steps, backwards)
+        np.dot(h_prev, w_hid, pre)
+        for r in range(b1 - b0):
+            b = b0 + r
+            c, h, cp, hp = cell[t, b], hid[t, b], c_prev[r], h_prev[r]
+            xr = x[t, b]
+            if project:
+                _project_row(xr, w_in, bias, projected)
+                xr = projected
+            if standard:
+                _lstm_forward_row(fast, xr, pre[r], cp, gates[t, b], c, h,
+                                  pe0, pe1, pe2)
+            else:
+                _lstm_forward_row_generic(acts, fast, xr, pre[r], cp,
+                                          gates[t, b], c, h, pe0, pe1, pe2)
+            if use_mask and mask[t, b] == 0:
+                _copy(cp, c)
+                _copy(hp, h)
+            _copy(c, cp)
+            _copy(h, hp)
+    blas_threads_local(saved)
+
+
+@_jit
+def _project_row(xr, w_in, bias, out):
+    """``out = xr @ w_in + bias`` for one row: a few input features (the
+    case it serves) make a loop cheaper than a matrix product."""
+    for k in range(out.shape[0]):
+        out[k] = bias[k]
+    for f in range(xr.shape[0]):
+        v = xr[f]
+        wf = w_in[f]
+        for k in range(out.shape[0]):
+            out[k] += v * wf[k]
+
+
+@_jit
+def _unproject_row(da, xr, w_in, dxr, d_w_in, d_b):
+    """Gradient of :func:`_project_row` given ``da``: into ``dxr``, and
+    added to ``d_w_in`` and ``d_b``."""
+    for f in range(xr.shape[0]):
+        wf = w_in[f]
+        acc = da[0] * wf[0]
+        for k in range(1, da.shape[0]):
+            acc += da[k] * wf[k]
+        dxr[f] = acc
+        v = xr[f]
+        dwf = d_w_in[f]
+        for k in range(da.shape[0]):
+            dwf[k] += v * da[k]
+    for k in range(da.shape[0]):
+        d_b[k] += da[k]
+
+
+@_jit
+def _peepholes(peep, use_peep, n, dtype):
+    """The (3, H) peepholes, zeros where there are none: the row updates
+    then need no branch."""
+    peeps = np.zeros((3, n), dtype)
+    if use_peep:
+        peeps[:] = peep
+    return peeps
+
+
+@_jit_parallel
+def lstm_forward(x, w_in, bias, w_hid, c0, h0, peep, mask, acts, opts):
     """LSTM over a sequence. Gate blocks in ``x`` and ``w_hid`` are ordered
     (ingate, forgetgate, cell, outgate). ``acts`` = codes of the ingate,
-    forgetgate, cell, outgate and hidden nonlinearities. Returns the hidden
-    and cell sequences and the stored gate activations and cell output
-    nonlinearity (T, B, 5H)."""
-    backwards, clip, use_peep, use_mask, fast = _options(opts)
-    n_steps, n_batch, n_gates = x.shape
-    n = n_gates // 4
+    forgetgate, cell, outgate and hidden nonlinearities. With ``opts[6]``
+    set, ``x`` (T, B, F) is the raw input, projected step by step with
+    ``w_in`` (F, 4H) and ``bias`` (4H); otherwise ``x`` holds the
+    projections (T, B, 4H) and ``w_in``, ``bias`` are unused. Returns the
+    hidden and cell sequences and the stored gate activations and cell
+    output nonlinearity (T, B, 5H)."""
+    use_peep = opts[2] != 0.0
+    n_steps, n_batch = x.shape[0], x.shape[1]
+    n = w_hid.shape[0]
     hid = np.empty((n_steps, n_batch, n), x.dtype)
     cell = np.empty((n_steps, n_batch, n), x.dtype)
     gates = np.empty((n_steps, n_batch, 5 * n), x.dtype)
-    h_prev = h0.copy()
-    c_prev = c0.copy()
-    for s in range(n_steps):
-        t, _ = _order(s, n_steps, backwards)
-        pre = np.dot(h_prev, w_hid)
-        for b in range(n_batch):
-            g = gates[t, b]
-            xr = x[t, b]
-            pr = pre[b]
-            cp = c_prev[b]
-            for k in range(4 * n):
-                g[k] = pr[k] + xr[k]
-            if use_peep:
-                for j in range(n):
-                    g[j] += cp[j] * peep[0, j]
-                    g[n + j] += cp[j] * peep[1, j]
-            _activate(acts[0], g[:n], fast)
-            _activate(acts[1], g[n:2 * n], fast)
-            _activate(acts[2], g[2 * n:3 * n], fast)
-            c = cell[t, b]
-            for j in range(n):
-                c[j] = g[n + j] * cp[j] + g[j] * g[2 * n + j]
-            if use_peep:
-                for j in range(n):
-                    g[3 * n + j] += c[j] * peep[2, j]
-            _activate(acts[3], g[3 * n:4 * n], fast)
-            tc = g[4 * n:]
-            tc[:] = c
-            _activate(acts[4], tc, fast)
-            h = hid[t, b]
-            for j in range(n):
-                h[j] = g[3 * n + j] * tc[j]
-            if use_mask and mask[t, b] == 0:
-                c[:] = cp
-                h[:] = h_prev[b]
-        h_prev = hid[t]
-        c_prev = cell[t]
+    peeps = _peepholes(peep, use_peep, n, x.dtype)
+    bounds = _lanes(n_batch, opts)
+    for lane in prange(bounds.shape[0] - 1):
+        _lstm_forward_lane(x, w_in, bias, w_hid, c0, h0, peeps, mask, acts,
+                           opts, hid, cell, gates, bounds[lane],
+                           bounds[lane + 1])
     return hid, cell, gates
 
 
 @_jit
-def lstm_backward(w_hid, c0, h0, peep, mask, hid, cell, gates, d_hid, d_cell,
-                  acts, opts):
-    """Gradients of an :func:`lstm_forward` run: with respect to the input
-    projections, ``w_hid``, ``c0``, ``h0`` and the peepholes (3, H)."""
+def _lstm_backward_row(one, g, cp, c, gh, gc, da, dp, pe0, pe1, pe2):
+    """Gradient of one row of an LSTM step with the standard activations:
+    gate pre-activation gradients into ``da``, peephole gradients added to
+    ``dp``; ``gc`` becomes the gradient of the previous cell state and
+    ``gh`` is cleared (the caller adds the recurrent part). ``one`` is 1
+    in the arrays' dtype: a float literal would widen float32 arithmetic
+    to float64 and keep the loop from vectorizing."""
+    n = c.shape[0]
+    for j in range(n):
+        gi, gf, gg = g[j], g[n + j], g[2 * n + j]
+        go, tc = g[3 * n + j], g[4 * n + j]
+        do = gh[j] * tc * (one - go) * go
+        dcj = gc[j] + gh[j] * go * (one - tc * tc) + do * pe2[j]
+        di = dcj * gg * (one - gi) * gi
+        df = dcj * cp[j] * (one - gf) * gf
+        da[j] = di
+        da[n + j] = df
+        da[2 * n + j] = dcj * gi * (one - gg * gg)
+        da[3 * n + j] = do
+        gc[j] = dcj * gf + di * pe0[j] + df * pe1[j]
+        gh[j] = 0.0
+        dp[0, j] += di * cp[j]
+        dp[1, j] += df * cp[j]
+        dp[2, j] += do * c[j]
+
+
+@_jit
+def _lstm_backward_row_generic(acts, g, cp, c, gh, gc, da, dp, pe0, pe1,
+                               pe2):
+    """:func:`_lstm_backward_row` for any activations."""
+    n = c.shape[0]
+    for j in range(n):
+        gi, gf, gg = g[j], g[n + j], g[2 * n + j]
+        go, tc = g[3 * n + j], g[4 * n + j]
+        do = gh[j] * tc * _dact(acts[3], go)
+        dcj = gc[j] + gh[j] * go * _dact(acts[4], tc) + do * pe2[j]
+        di = dcj * gg * _dact(acts[0], gi)
+        df = dcj * cp[j] * _dact(acts[1], gf)
+        da[j] = di
+        da[n + j] = df
+        da[2 * n + j] = dcj * gi * _dact(acts[2], gg)
+        da[3 * n + j] = do
+        gc[j] = dcj * gf + di * pe0[j] + df * pe1[j]
+        gh[j] = 0.0
+        dp[0, j] += di * cp[j]
+        dp[1, j] += df * cp[j]
+        dp[2, j] += do * c[j]
+
+
+@_jit
+def _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
+                        gates, d_hid, d_cell, acts, opts, dx, d_c0, d_h0,
+                        d_w_in, d_b, d_w, d_peep, b0, b1):
+    """Rows ``b0:b1`` of :func:`lstm_backward`; ``d_w_in``, ``d_b``,
+    ``d_w`` and ``d_peep`` are this lane's own partial sums."""
     backwards, clip, use_peep, use_mask, fast = _options(opts)
-    n_steps, n_batch, n = hid.shape
-    w_hid_t = np.ascontiguousarray(w_hid.T)
-    dx = np.zeros((n_steps, n_batch, 4 * n), hid.dtype)
-    d_peep = np.zeros((3, n), hid.dtype)
-    dh = np.zeros((n_batch, n), hid.dtype)
-    dc = np.zeros((n_batch, n), hid.dtype)
-    deriv = np.empty(5 * n, hid.dtype)
-    # Zero peepholes when there are none keep the inner loop branch-free.
-    peeps = np.zeros((3, n), hid.dtype)
-    if use_peep:
-        peeps[:] = peep
+    project = opts[6] != 0.0
+    has_d_cell = d_cell.shape[0] != 0
+    n_steps = hid.shape[0]
+    n = hid.shape[2]
+    rows = b1 - b0
+    dh = np.zeros((rows, n), hid.dtype)
+    dc = np.zeros((rows, n), hid.dtype)
+    da = np.empty((rows, 4 * n), hid.dtype)
+    h_prev = np.empty((rows, n), hid.dtype)
+    back = np.empty((rows, n), hid.dtype)
+    dw_step = np.empty((n, 4 * n), hid.dtype)
+    one = np.ones(1, hid.dtype)[0]
     pe0, pe1, pe2 = peeps[0], peeps[1], peeps[2]
-    for r in range(n_steps):
-        s = n_steps - 1 - r
+    standard = _standard_lstm(acts)
+    saved = blas_threads_local(1)
+    for i in range(n_steps):
+        s = n_steps - 1 - i
         t, tp = _order(s, n_steps, backwards)
-        if s == 0:
-            c_prev = c0
-        else:
-            c_prev = cell[tp]
-        dh += d_hid[t]
-        dc += d_cell[t]
-        for b in range(n_batch):
-            if use_mask and mask[t, b] == 0:
-                continue  # state carried: gradients pass through unchanged
-            g = gates[t, b]
-            cp = c_prev[b]
-            c = cell[t, b]
-            da = dx[t, b]
-            gh = dh[b]
-            gc = dc[b]
-            for k in range(4):
-                _derivative(acts[k], g[k * n:(k + 1) * n],
-                            deriv[k * n:(k + 1) * n])
-            _derivative(acts[4], g[4 * n:], deriv[4 * n:])
+        for r in range(rows):
+            b = b0 + r
+            gh, gc = dh[r], dc[r]
             for j in range(n):
-                go = g[3 * n + j]
-                do = gh[j] * g[4 * n + j] * deriv[3 * n + j]
-                dcj = gc[j] + gh[j] * go * deriv[4 * n + j]
-                dcj += do * pe2[j]
-                di = dcj * g[2 * n + j] * deriv[j]
-                df = dcj * cp[j] * deriv[n + j]
-                da[j] = di
-                da[n + j] = df
-                da[2 * n + j] = dcj * g[j] * deriv[2 * n + j]
-                da[3 * n + j] = do
-                gc[j] = dcj * g[n + j] + di * pe0[j] + df * pe1[j]
-                gh[j] = 0.0
-            if use_peep:
+                gh[j] += d_hid[t, b, j]
+            if has_d_cell:
                 for j in range(n):
-                    d_peep[0, j] += da[j] * cp[j]
-                    d_peep[1, j] += da[n + j] * cp[j]
-                    d_peep[2, j] += da[3 * n + j] * c[j]
+                    gc[j] += d_cell[t, b, j]
+            if s == 0:
+                cp = c0[b]
+                _copy(h0[b], h_prev[r])
+            else:
+                cp = cell[tp, b]
+                _copy(hid[tp, b], h_prev[r])
+            dar = da[r]
+            if use_mask and mask[t, b] == 0:
+                dar[:] = 0.0  # state carried: gradients pass through
+            elif standard:
+                _lstm_backward_row(one, gates[t, b], cp, cell[t, b], gh, gc,
+                                   dar, d_peep, pe0, pe1, pe2)
+            else:
+                _lstm_backward_row_generic(acts, gates[t, b], cp, cell[t, b],
+                                           gh, gc, dar, d_peep, pe0, pe1,
+                                           pe2)
             if clip > 0.0:
                 for k in range(4 * n):
-                    da[k] = min(max(da[k], -clip), clip)
-        dh += np.dot(dx[t], w_hid_t)
-    prev = _previous_states(hid, h0, backwards).reshape(n_steps * n_batch, n)
-    d_w = np.dot(prev.T, dx.reshape(n_steps * n_batch, 4 * n))
-    return dx, d_w, dc, dh, d_peep
+                    dar[k] = min(max(dar[k], -clip), clip)
+            if project:
+                _unproject_row(dar, x[t, b], w_in, dx[t, b], d_w_in, d_b)
+            else:
+                _copy(dar, dx[t, b])
+        np.dot(da, w_hid_t, back)
+        dh += back
+        np.dot(h_prev.T, da, dw_step)
+        d_w += dw_step
+    blas_threads_local(saved)
+    d_c0[b0:b1] = dc
+    d_h0[b0:b1] = dh
+
+
+@_jit
+def _lane_sum(parts):
+    """Sum of the lanes' partial results (first axis)."""
+    total = parts[0].copy()
+    for lane in range(1, parts.shape[0]):
+        total += parts[lane]
+    return total
+
+
+@_jit_parallel
+def lstm_backward(x, w_in, w_hid, c0, h0, peep, mask, hid, cell, gates,
+                  d_hid, d_cell, acts, opts):
+    """Gradients of an :func:`lstm_forward` run: with respect to ``x``,
+    ``w_in``, ``bias`` (zeros unless ``opts[6]``), ``w_hid``, ``c0``,
+    ``h0`` and the peepholes (3, H). An empty ``d_cell`` (0, 0, 0) stands
+    for zeros."""
+    use_peep = opts[2] != 0.0
+    n_steps, n_batch, n = hid.shape
+    w_hid_t = np.ascontiguousarray(w_hid.T)
+    peeps = _peepholes(peep, use_peep, n, hid.dtype)
+    bounds = _lanes(n_batch, opts)
+    n_lanes = bounds.shape[0] - 1
+    dx = np.empty(x.shape, hid.dtype)
+    d_c0 = np.empty((n_batch, n), hid.dtype)
+    d_h0 = np.empty((n_batch, n), hid.dtype)
+    d_ws = np.zeros((n_lanes, n, 4 * n), hid.dtype)
+    d_peeps = np.zeros((n_lanes, 3, n), hid.dtype)
+    d_w_ins = np.zeros((n_lanes,) + w_in.shape, hid.dtype)
+    d_bs = np.zeros((n_lanes, 4 * n), hid.dtype)
+    for lane in prange(n_lanes):
+        _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
+                            gates, d_hid, d_cell, acts, opts, dx, d_c0, d_h0,
+                            d_w_ins[lane], d_bs[lane], d_ws[lane],
+                            d_peeps[lane], bounds[lane], bounds[lane + 1])
+    return (dx, _lane_sum(d_w_ins), _lane_sum(d_bs), _lane_sum(d_ws), d_c0,
+            d_h0, _lane_sum(d_peeps))
 
 
 @_jit

@@ -104,6 +104,39 @@ def test_lstm_matches_numpy(backwards, peepholes, masked):
 
 
 @pytest.mark.parametrize("backwards", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lstm_projects_input_inside_op(backwards, dtype):
+    """With w_in and bias the Op takes the raw input: same hidden states
+    and gradients as projecting it outside."""
+    v = data(4, seed=7, dtype=dtype)
+    rng = np.random.default_rng(8)
+    v["x"] = rng.normal(size=(T, B, 3)).astype(dtype)
+    v["w_in"] = rng.normal(size=(3, 4 * H)).astype(dtype)
+    v["b"] = rng.normal(size=4 * H).astype(dtype)
+    s = symbols(v)
+    common = (s["c0"], s["h0"], s["peep"], s["mask"])
+    inside, _ = lstm_sequence(s["x"], s["w"], *common, backwards=backwards,
+                              grad_clipping=0.5, w_in=s["w_in"],
+                              bias=s["b"])
+    proj = pt.dot(s["x"], s["w_in"]) + s["b"]
+    outside, _ = lstm_sequence(proj, s["w"], *common, backwards=backwards,
+                               grad_clipping=0.5)
+    params = [s[k] for k in ("x", "w_in", "b", "w", "c0", "h0", "peep")]
+    results = []
+    for hid in (inside, outside):
+        cost = (hid ** 2).sum()
+        results.append(pytensor.function(
+            list(s.values()), [hid] + pytensor.grad(cost, params),
+            mode=FAST)(*v.values()))
+    tol = 1e-10 if dtype == "float64" else 2e-4
+    for i, (g, w) in enumerate(zip(*results)):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol,
+                                   err_msg=f"output {i}")
+    with pytest.raises(ValueError, match="both w_in and bias"):
+        lstm_sequence(s["x"], s["w"], *common, w_in=s["w_in"])
+
+
+@pytest.mark.parametrize("backwards", [False, True])
 def test_gru_and_rnn_match_numpy(backwards):
     v = data(3)
     s = symbols(v)
@@ -199,6 +232,8 @@ def test_op_rejects_bad_configuration():
         RecurrenceForward("gru", ("sigmoid",) * 3, peepholes=True)
     with pytest.raises(ValueError, match="cell must be one of"):
         RecurrenceForward("lru", ("tanh",))
+    with pytest.raises(ValueError, match="project_input"):
+        RecurrenceForward("gru", ("sigmoid",) * 3, project_input=True)
 
 
 @pytest.mark.parametrize("backend", backend_params())
@@ -213,7 +248,13 @@ def test_backends_agree(backend):
     gru = gru_sequence(xg, s["w"][:, :3 * H], s["h0"], s["mask"])
     rnn = rnn_sequence(s["x"][:, :, :H], s["w"][:, :H], s["h0"], s["mask"],
                        "rectify", grad_clipping=0.3)
-    cost = (hid ** 2).sum() + cell.sum() + (gru ** 2).sum() + rnn.sum()
+    # input weights inside the Op: raw input = 3 features of x, w_in and
+    # bias = rows of w
+    projected, _ = lstm_sequence(s["x"][:, :, :3], s["w"], s["c0"], s["h0"],
+                                 mask=s["mask"], grad_clipping=0.5,
+                                 w_in=s["w"][1:], bias=s["w"][0])
+    cost = ((hid ** 2).sum() + cell.sum() + (gru ** 2).sum() + rnn.sum()
+            + (projected ** 3).sum())
     params = [s[k] for k in ("x", "w", "c0", "h0", "peep")]
     outputs = [hid, cell, gru, rnn] + pytensor.grad(cost, params)
     inputs = list(s.values())
