@@ -10,7 +10,8 @@ import pytest
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 sys.path.insert(0, os.path.abspath(EXAMPLES))
 
-datasets = pytest.importorskip("datasets")
+datasets = pytest.importorskip(
+    "datasets", reason="examples/datasets.py is not beside the tests")
 
 
 

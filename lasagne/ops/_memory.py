@@ -17,7 +17,6 @@ as it was. The process then keeps up to :data:`TRIM_THRESHOLD` bytes of
 freed memory instead of handing it back to the system at once.
 """
 import ctypes
-import ctypes.util
 import os
 
 #: Blocks up to this size come from the heap, not from ``mmap``.
@@ -41,9 +40,10 @@ def tune_allocator():
                                                              "no"):
         return _tuned
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc: nothing to tune
+        # the symbols already loaded into this process, libc's among them
+        # (no library search at import time)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # no mallopt: nothing to tune
         return _tuned
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

@@ -16,7 +16,7 @@ from tests.helpers import BACKENDS, FAST, backend_params
                          ids=["fast_compile"] + list(BACKENDS))
 def test_as_contiguous_copies_views_only(mode):
     if mode == "JAX":
-        pytest.importorskip("jax")
+        pytest.importorskip("jax", reason="jax is not installed (pip install -e '.[jax]')")
     m = pt.matrix("m")
     f = pytensor.function([m], [as_contiguous(m[:, ::2]), as_contiguous(m)],
                           mode=mode)
