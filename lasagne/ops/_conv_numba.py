@@ -47,6 +47,7 @@ from pytensor.link.numba.dispatch.basic import (
 
 from ._blas_threads import blas_threads_local as _blas_threads_local
 from ._cache import KERNEL_SALT
+from ._parallel import start_parallel_runtime
 from .conv import Conv, ConvGradFilters, ConvGradInput
 
 #: The batch is split into this many lanes (fewer for a smaller batch),
@@ -365,6 +366,7 @@ def _lifted_params(op):
 
 @register_funcify_default_op_cache_key(Conv)
 def numba_funcify_Conv(op, node, **kwargs):
+    start_parallel_runtime()
     lift, drop = _LIFT[op.nd], _DROP[op.nd]
     stride, dil, pad, pad_after = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip
@@ -379,6 +381,7 @@ def numba_funcify_Conv(op, node, **kwargs):
 
 @register_funcify_default_op_cache_key(ConvGradFilters)
 def numba_funcify_ConvGradFilters(op, node, **kwargs):
+    start_parallel_runtime()
     lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
     stride, dil, pad, _ = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip
@@ -393,6 +396,7 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
 
 @register_funcify_default_op_cache_key(ConvGradInput)
 def numba_funcify_ConvGradInput(op, node, **kwargs):
+    start_parallel_runtime()
     lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
     stride, dil, pad, _ = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip

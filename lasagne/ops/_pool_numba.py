@@ -14,6 +14,7 @@ from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._cache import KERNEL_SALT
+from ._parallel import start_parallel_runtime
 
 from lasagne.ops.pool import MaxPoolGradGrad, Pool, PoolGrad
 
@@ -136,6 +137,8 @@ def _cache_salt():
 
 
 def _compile(src, name):
+    if PARALLEL:
+        start_parallel_runtime()
     fn = compile_numba_function_src(
         src.text(), name, global_env={"np": np, "prange": prange})
     return numba_njit(fn, parallel=PARALLEL)

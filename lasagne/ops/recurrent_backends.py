@@ -6,6 +6,7 @@ from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._cache import KERNEL_SALT
+from ._parallel import start_parallel_runtime
 
 from . import recurrent_kernels as kernels
 from .recurrent import RecurrenceBackward, RecurrenceForward
@@ -49,6 +50,7 @@ def _extras(op, dtype):
 
 @register_funcify_default_op_cache_key(RecurrenceForward)
 def numba_funcify_recurrence_forward(op, node, **kwargs):
+    start_parallel_runtime()
     dtype = node.inputs[0].type.dtype
     peep, w_in, bias, mask = _extras(op, dtype)
     env = dict(kernels=kernels, acts=op.codes, opts=op.options(dtype))
@@ -66,6 +68,7 @@ def numba_funcify_recurrence_forward(op, node, **kwargs):
 
 @register_funcify_default_op_cache_key(RecurrenceBackward)
 def numba_funcify_recurrence_backward(op, node, **kwargs):
+    start_parallel_runtime()
     dtype = node.inputs[0].type.dtype
     peep, w_in, _, mask = _extras(op, dtype)
     n = op._n_forward_inputs()

@@ -1,0 +1,27 @@
+"""Numba's parallel runtime, started before any cached code needs it.
+
+A kernel compiled with ``parallel=True`` calls into Numba's threading layer
+(``numba_parallel_for``, ``do_scheduling_unsigned``, ...). Those symbols exist
+only once the layer has been launched. Numba launches it when it compiles a
+parallel function, or when it loads one from *its own* cache entry. It does
+not when a kernel's library is linked, from the cache, into a larger
+function: PyTensor compiles each training graph into one function and caches
+it whole, and such an entry carries no note that it needs the threading
+layer. Loaded in a fresh process, its calls into the layer resolve to null
+and the first call crashes (SIGSEGV).
+
+Every ``numba_funcify`` of an Op whose kernel is parallel therefore calls
+:func:`start_parallel_runtime` first. PyTensor funcifies every node, cached
+or not, before it looks up the graph's cache entry, so the layer is running
+before any cached code is loaded.
+"""
+import numba
+
+__all__ = ["start_parallel_runtime"]
+
+
+def start_parallel_runtime():
+    """Launch Numba's threading layer (idempotent and cheap once done)."""
+    # get_num_threads() launches the layer first: public API for the
+    # launch, which registers the layer's symbols with the JIT.
+    numba.get_num_threads()
