@@ -1,43 +1,35 @@
-"""Numba kernels of the convolution Ops: a gather table feeding BLAS GEMMs,
-all three Ops through one parallel driver.
+"""Numba kernels of the convolution Ops: register-tiled direct convolution.
 
 Every 1-d or 2-d problem is lifted to 3-d by adding leading spatial axes of
-size 1, so one set of generic kernels (compiled once per dtype) serves all
-ranks, strides, dilations, paddings and group counts.
+size 1, so one set of kernels (compiled once per dtype) serves all ranks,
+strides, dilations, paddings and group counts.
 
-Gather table. Stride, dilation and padding enter only through an integer
-table built once per call (:func:`_table`): entry ``[p, k]`` is the offset,
-within one sample's group of input channels, of the input element that
-output position ``p`` meets at kernel tap ``k = (c, kd, kh, kw)``, or -1
-where that element is padding. Building a GEMM operand is then one flat
-gather (:func:`_gather`), and its adjoint one flat scatter-add
-(:func:`_scatter_add`), whatever the geometry. Flipped filters are
-mirrored while they are copied into GEMM layout (:func:`_filters`).
+Each sample's group of input channels is first copied into a zero-padded
+buffer (:func:`_copy_padded`). In that buffer the input element that output
+position ``p`` meets at kernel tap ``k = (c, kd, kh, kw)`` sits at offset
+``posoff[p] + koff[k]``: stride, dilation and padding enter only through
+these two offset tables (:func:`_offsets`). The arithmetic is done by the
+register tile of :mod:`lasagne.ops._microkernel`, which reads the buffer
+through the tables directly, so no im2col matrix is ever built:
 
-GEMMs, per sample and group (``P`` output positions, ``Kg`` taps), in the
-orientations that read and write ``y``'s and ``gy``'s ``(Fg, P)`` blocks in
-place, so no operand is transposed:
-
-* forward: ``y[b, g] = W[g] (Fg x Kg) @ cols (Kg x P)``;
-* input gradient: ``dcols (Kg x P) = W[g].T @ gy[b, g]``, then the
-  scatter-add into ``dx``;
-* filter gradient: ``dW[g] += gy[b, g] @ rows (P x Kg)``.
-
-Where ``P`` is small, ``n`` samples share one GEMM (``n * P`` columns, up to
-:data:`GEMM_COLUMNS`), their ``(Fg, P)`` blocks copied side by side. One
-sample's operands stay in the core's cache: at the MNIST shapes OpenBLAS ran
-these GEMMs faster than wide ones over many samples.
+* forward: rows are output positions, steps are taps, and ``M`` holds the
+  filters tap-major, ``(K, F)``; the tile's ``(positions, F)`` block is
+  written to the output's ``(F, P)`` layout.
+* filter gradient: rows are taps, steps are output positions, and ``M`` is
+  the sample's output gradient transposed to ``(P, F)``; each lane sums
+  into its own ``(K, F)`` block, reduced over the lanes at the end.
+* input gradient: the forward kernel run on the output gradient, spread
+  out by the stride (zeros inserted between its elements) and padded so
+  that the result has the input's shape, with the filters' in- and
+  out-channels swapped and their taps mirrored.
 
 Threads. The batch is split into contiguous *lanes* that Numba's threads
-share; each lane calls BLAS single-threaded
-(:mod:`lasagne.ops._blas_threads`), so the two thread pools never compete
-for the cores. A single ``prange`` (in
-:func:`_run`) serves the three Ops, because Numba compiles a parallel
-region slowly; the filter gradient sums one partial result per lane.
+share, through a single ``prange`` (:func:`_run`) for both kernels, because
+Numba compiles a parallel region slowly.
 
-All array slice assignments are written as loops: Numba's array-to-array
-slice assignment compiles a formatted shape-mismatch error message, which
-costs seconds of compile time.
+Array slice assignments are written as loops: Numba's array-to-array slice
+assignment compiles a formatted shape-mismatch error message, which costs
+seconds of compile time.
 """
 
 import numpy as np
@@ -45,8 +37,8 @@ from numba import prange
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
-from ._blas_threads import blas_threads_local as _blas_threads_local
 from ._cache import KERNEL_SALT
+from ._microkernel import TILE_ROWS, VECTOR_BYTES, tile1, tile2, tile4
 from ._parallel import start_parallel_runtime
 from .conv import Conv, ConvGradFilters, ConvGradInput
 
@@ -55,144 +47,189 @@ from .conv import Conv, ConvGradFilters, ConvGradInput
 #: that call would keep PyTensor from caching the compiled graph on disk.
 LANES = 16
 
-#: Samples share a GEMM until it spans this many output positions.
-GEMM_COLUMNS = 256
+FORWARD, GRAD_FILTERS = 0, 1
 
-FORWARD, GRAD_INPUT, GRAD_FILTERS = 0, 1, 2
+#: Slack entries after each offset table, so that a tile's last rows can
+#: repeat a valid offset (their results are dropped).
+_SLACK = max(TILE_ROWS.values())
+
+_ROWS1, _ROWS2, _ROWS4 = TILE_ROWS[1], TILE_ROWS[2], TILE_ROWS[4]
 
 
 @numba_njit
-def _table(in_shape, cg, ksize, stride, dil, pad, oshape):
-    """The gather table, ``(P, Kg)``."""
-    D, H, W = in_shape
-    KD, KH, KW = ksize
+def _tile(nv, out, out_at, ldo, src, aoff, aoff_at, boff, steps, m, m_at,
+          ldm, accumulate):
+    """The register tile with `nv` vectors per row (1, 2 or 4)."""
+    if nv == 4:
+        tile4(out, out_at, ldo, src, aoff, aoff_at, boff, steps, m, m_at,
+              ldm, accumulate)
+    elif nv == 2:
+        tile2(out, out_at, ldo, src, aoff, aoff_at, boff, steps, m, m_at,
+              ldm, accumulate)
+    else:
+        tile1(out, out_at, ldo, src, aoff, aoff_at, boff, steps, m, m_at,
+              ldm, accumulate)
+
+
+@numba_njit
+def _block(remaining):
+    """Vectors in the next column block, and the tile's rows for it."""
+    if remaining >= 4:
+        return 4, _ROWS4
+    if remaining >= 2:
+        return 2, _ROWS2
+    return 1, _ROWS1
+
+
+@numba_njit
+def _lanes_of(dtype_size):
+    return VECTOR_BYTES // dtype_size
+
+
+@numba_njit
+def _offsets(up, cg, ksize, stride, dil, oshape):
+    """``posoff`` (P + slack) and ``koff`` (Kg + slack) in a padded buffer
+    of spatial shape `up`; the slack repeats the last entry."""
+    Uh, Uw = up[1], up[2]
     OD, OH, OW = oshape
+    KD, KH, KW = ksize
     P, K = OD * OH * OW, cg * KD * KH * KW
-    table = np.empty((P, K), dtype=np.int32)
+    posoff = np.empty(P + _SLACK, dtype=np.int64)
     for od in range(OD):
         for oh in range(OH):
             for ow in range(OW):
-                p = (od * OH + oh) * OW + ow
-                for c in range(cg):
-                    for kd in range(KD):
-                        i_d = od * stride[0] + kd * dil[0] - pad[0]
-                        for kh in range(KH):
-                            i_h = oh * stride[1] + kh * dil[1] - pad[1]
-                            for kw in range(KW):
-                                i_w = ow * stride[2] + kw * dil[2] - pad[2]
-                                k = ((c * KD + kd) * KH + kh) * KW + kw
-                                inside = (0 <= i_d < D and 0 <= i_h < H
-                                          and 0 <= i_w < W)
-                                at = ((c * D + i_d) * H + i_h) * W + i_w
-                                table[p, k] = at if inside else -1
-    return table
+                posoff[(od * OH + oh) * OW + ow] = (
+                    (od * stride[0] * Uh + oh * stride[1]) * Uw
+                    + ow * stride[2])
+    koff = np.empty(K + _SLACK, dtype=np.int64)
+    for c in range(cg):
+        for kd in range(KD):
+            for kh in range(KH):
+                for kw in range(KW):
+                    koff[((c * KD + kd) * KH + kh) * KW + kw] = (
+                        ((c * up[0] + kd * dil[0]) * Uh + kh * dil[1]) * Uw
+                        + kw * dil[2])
+    for i in range(_SLACK):
+        posoff[P + i] = posoff[P - 1]
+        koff[K + i] = koff[K - 1]
+    return posoff, koff
 
 
 @numba_njit
-def _gather(xf, base, table, dst, row0, col0):
-    """dst[row0 + r, col0 + j] = xf[base + table[r, j]] (0 where -1)."""
-    df, width = dst.reshape(-1), dst.shape[1]
-    zero = dst.dtype.type(0)
-    for r in range(table.shape[0]):
-        at = (row0 + r) * width + col0
-        for j in range(table.shape[1]):
-            i = table[r, j]
-            df[at + j] = xf[np.uint64(base + i)] if i >= 0 else zero
+def _copy_padded(xf, at, cg, shape, xp, up, spread, pad):
+    """Copy `cg` channels of one sample (``xf[at:]``, spatial `shape`) into
+    the padded buffer `xp` (spatial `up`): element ``i`` lands at
+    ``i * spread + pad`` on each axis; what falls outside is dropped."""
+    D, H, W = shape
+    Ud, Uh, Uw = up
+    # The range of w whose destination lies inside the buffer.
+    w_lo = 0
+    while w_lo < W and w_lo * spread[2] + pad[2] < 0:
+        w_lo += 1
+    w_hi = W
+    while w_hi > w_lo and (w_hi - 1) * spread[2] + pad[2] >= Uw:
+        w_hi -= 1
+    for c in range(cg):
+        for d in range(D):
+            u = d * spread[0] + pad[0]
+            if u < 0 or u >= Ud:
+                continue
+            for h in range(H):
+                v = h * spread[1] + pad[1]
+                if v < 0 or v >= Uh:
+                    continue
+                dst = ((c * Ud + u) * Uh + v) * Uw + pad[2]
+                src = at + ((c * D + d) * H + h) * W
+                for w in range(w_lo, w_hi):
+                    xp[dst + w * spread[2]] = xf[src + w]
 
 
 @numba_njit
-def _scatter_add(src, col0, table, xf, base):
-    """The adjoint of :func:`_gather` (``row0 = 0``): xf[...] += src[...]."""
-    sf, width = src.reshape(-1), src.shape[1]
-    for r in range(table.shape[0]):
-        at = r * width + col0
-        for j in range(table.shape[1]):
-            i = table[r, j]
-            if i >= 0:
-                xf[np.uint64(base + i)] += sf[at + j]
-
-
-@numba_njit
-def _lane(mode, lane, lanes, x, y, wmat, table):
-    """One lane's share of the batch: samples [lane*B/L, (lane+1)*B/L).
-
-    ``x`` is input-shaped (written by GRAD_INPUT), ``y`` output-shaped
-    (written by FORWARD). ``wmat`` holds the filters as each mode's GEMM
-    wants them: ``(groups, Fg, Kg)`` for FORWARD, ``(groups, Kg, Fg)`` for
-    GRAD_INPUT; for GRAD_FILTERS it receives the ``(groups, Fg, Kg)``
-    partial sums, one block per lane. ``table`` is ``(Kg, P)`` for FORWARD
-    and GRAD_INPUT, ``(P, Kg)`` for GRAD_FILTERS.
-
-    With one sample per GEMM, the GEMMs read and write ``y``'s
-    ``(Fg, P)`` blocks in place; with several, those blocks are copied to
-    or from a ``(Fg, n * P)`` buffer, one contiguous row at a time.
-    """
-    B, F = x.shape[0], y.shape[1]
-    groups = wmat.shape[0] // lanes if mode == GRAD_FILTERS else \
-        wmat.shape[0]
-    cg, fg = x.shape[1] // groups, F // groups
+def _forward_lane(lane, lanes, x, yf, wf, dims, up, spread, pad, posoff,
+                  koff):
+    """The output ``yf`` (flat ``(B, F, P)``) of the samples in this lane:
+    every group, every column block of the filters ``wf`` (flat
+    ``(groups, Kg, Fpad)``), every tile of output positions."""
+    F, P, groups, K, Fpad = dims
+    B, C = x.shape[0], x.shape[1]
+    cg, fg = C // groups, F // groups
     S = x.shape[2] * x.shape[3] * x.shape[4]
-    P = y.shape[2] * y.shape[3] * y.shape[4]
-    kg = table.size // P
-    b_start, b_stop = lane * B // lanes, (lane + 1) * B // lanes
-    per_gemm = max(1, min(b_stop - b_start, (GEMM_COLUMNS - 1) // P + 1))
-    big = np.empty(per_gemm * P * kg, dtype=x.dtype)
-    small = np.empty(per_gemm * P * fg, dtype=x.dtype)
-    xf, y4 = x.reshape(-1), y.reshape((B, groups, fg, P))
-    if mode == GRAD_FILTERS:
-        acc = wmat[lane * groups:(lane + 1) * groups]
-        acc[:] = 0
-        dw = np.empty((fg, kg), dtype=x.dtype)
-    for b0 in range(b_start, b_stop, per_gemm):
-        n = min(per_gemm, b_stop - b0)
-        if mode == GRAD_INPUT:
-            for i in range(b0 * x.shape[1] * S, (b0 + n) * x.shape[1] * S):
-                xf[i] = 0
+    vl = _lanes_of(x.itemsize)
+    xp = np.zeros(cg * up[0] * up[1] * up[2], dtype=x.dtype)
+    acc = np.empty(_ROWS1 * vl, dtype=x.dtype)
+    xf = x.reshape(-1)
+    for b in range(lane * B // lanes, (lane + 1) * B // lanes):
         for g in range(groups):
-            yg = small[:fg * n * P].reshape((fg, n * P))
-            if n == 1:
-                yg = y4[b0, g]
-            elif mode != FORWARD:
-                for bi in range(n):
-                    for f in range(fg):
-                        for p in range(P):
-                            yg[f, bi * P + p] = y4[b0 + bi, g, f, p]
-            if mode == FORWARD:
-                cols = big[:kg * n * P].reshape((kg, n * P))
-                for bi in range(n):
-                    _gather(xf, ((b0 + bi) * groups + g) * cg * S, table,
-                            cols, 0, bi * P)
-                np.dot(wmat[g], cols, yg)
-                if n > 1:
-                    for bi in range(n):
-                        for f in range(fg):
-                            for p in range(P):
-                                y4[b0 + bi, g, f, p] = yg[f, bi * P + p]
-            elif mode == GRAD_INPUT:
-                cols = big[:kg * n * P].reshape((kg, n * P))
-                np.dot(wmat[g], yg, cols)
-                for bi in range(n):
-                    _scatter_add(cols, bi * P, table, xf,
-                                 ((b0 + bi) * groups + g) * cg * S)
-            else:
-                rows = big[:n * P * kg].reshape((n * P, kg))
-                for bi in range(n):
-                    _gather(xf, ((b0 + bi) * groups + g) * cg * S, table,
-                            rows, bi * P, 0)
-                np.dot(yg, rows, dw)
-                block = acc[g]
-                for f in range(fg):
-                    for k in range(kg):
-                        block[f, k] += dw[f, k]
+            _copy_padded(xf, (b * C + g * cg) * S, cg,
+                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, spread,
+                         pad)
+            col = 0
+            while col < Fpad:
+                nv, rows = _block((Fpad - col) // vl)
+                width = nv * vl
+                nf = min(width, fg - col)
+                for p0 in range(0, P, rows):
+                    _tile(nv, acc, 0, width, xp, posoff, p0, koff, K, wf,
+                          g * K * Fpad + col, Fpad, False)
+                    npos = min(rows, P - p0)
+                    for f in range(nf):
+                        at = (b * F + g * fg + col + f) * P + p0
+                        for i in range(npos):
+                            yf[at + i] = acc[i * width + f]
+                col += width
+
+
+@numba_njit
+def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
+                       koff):
+    """This lane's filter gradient, block `lane` of ``part`` (flat
+    ``(lanes, groups, Kg + slack, Fpad)``), summed over its samples of the
+    output gradient ``gf`` (flat ``(B, F, P)``)."""
+    F, P, groups, K, Fpad = dims
+    B, C = x.shape[0], x.shape[1]
+    cg, fg = C // groups, F // groups
+    S = x.shape[2] * x.shape[3] * x.shape[4]
+    vl = _lanes_of(x.itemsize)
+    xp = np.zeros(cg * up[0] * up[1] * up[2], dtype=x.dtype)
+    gt = np.zeros(P * Fpad, dtype=x.dtype)
+    xf = x.reshape(-1)
+    block = groups * (K + _SLACK) * Fpad
+    pf = part[lane * block:(lane + 1) * block]
+    for i in range(block):
+        pf[i] = 0
+    ones = (np.int64(1), np.int64(1), np.int64(1))
+    for b in range(lane * B // lanes, (lane + 1) * B // lanes):
+        for g in range(groups):
+            _copy_padded(xf, (b * C + g * cg) * S, cg,
+                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, ones,
+                         pad)
+            for f in range(fg):
+                at = (b * F + g * fg + f) * P
+                for p in range(P):
+                    gt[p * Fpad + f] = gf[at + p]
+            col = 0
+            while col < Fpad:
+                nv, rows = _block((Fpad - col) // vl)
+                for k0 in range(0, K, rows):
+                    _tile(nv, pf, (g * (K + _SLACK) + k0) * Fpad + col, Fpad,
+                          xp, koff, k0, posoff, P, gt, col, Fpad, True)
+                col += nv * vl
 
 
 @numba_njit(parallel=True)
-def _run(mode, x, y, wmat, table, lanes):
-    """Run :func:`_lane` on every lane, in Numba's threads."""
+def _run(mode, lanes, x, out, w, dims, up, spread, pad, posoff, koff):
+    """One lane per iteration, in Numba's threads. FORWARD writes ``out``
+    from the tiled filters ``w``; GRAD_FILTERS sums the output gradient
+    ``w`` into the per-lane blocks of ``out``. ``out`` and ``w`` are flat,
+    so that both modes share one compiled function; `dims` is
+    ``(F, P, groups, Kg, Fpad)``."""
     for lane in prange(lanes):
-        saved = _blas_threads_local(1)
-        _lane(mode, np.int64(lane), lanes, x, y, wmat, table)
-        _blas_threads_local(saved)
+        if mode == FORWARD:
+            _forward_lane(np.int64(lane), lanes, x, out, w, dims, up, spread,
+                          pad, posoff, koff)
+        else:
+            _grad_filters_lane(np.int64(lane), lanes, x, out, w, dims, up,
+                               pad, posoff, koff)
 
 
 @numba_njit
@@ -201,35 +238,57 @@ def _lanes(batch):
 
 
 @numba_njit
-def _filters(w, groups, flip, transpose):
-    """The filters ``(F, Cg, *kernel)`` as ``(groups, Fg, Kg)`` (or
-    ``(groups, Kg, Fg)`` if `transpose`), mirrored if `flip`: mirroring
-    every spatial axis reverses the taps of each channel."""
+def _padded_columns(n, itemsize):
+    vl = _lanes_of(itemsize)
+    return (n + vl - 1) // vl * vl
+
+
+@numba_njit
+def _tap(t, taps, mirror):
+    return taps - 1 - t if mirror else t
+
+
+@numba_njit
+def _filters(w, groups, flip):
+    """Forward filters ``(F, Cg, *kernel)`` as ``(groups, Cg*taps, Fpad)``,
+    mirrored if `flip` (mirroring every spatial axis reverses the taps)."""
     F, cg = w.shape[0], w.shape[1]
     taps = w.shape[2] * w.shape[3] * w.shape[4]
-    fg, kg = F // groups, cg * taps
-    w3 = w.reshape((groups, fg, cg, taps))
-    out = np.empty((groups, kg, fg) if transpose else (groups, fg, kg),
-                   dtype=w.dtype)
+    fg = F // groups
+    Fpad = _padded_columns(fg, w.itemsize)
+    w3 = w.reshape((F, cg, taps))
+    out = np.zeros((groups, cg * taps, Fpad), dtype=w.dtype)
     for g in range(groups):
         for f in range(fg):
             for c in range(cg):
                 for t in range(taps):
-                    v = w3[g, f, c, taps - 1 - t if flip else t]
-                    if transpose:
-                        out[g, c * taps + t, f] = v
-                    else:
-                        out[g, f, c * taps + t] = v
+                    out[g, c * taps + t, f] = w3[g * fg + f, c,
+                                                 _tap(t, taps, flip)]
     return out
 
 
 @numba_njit
-def _transposed(table):
-    out = np.empty((table.shape[1], table.shape[0]), dtype=table.dtype)
-    for i in range(table.shape[0]):
-        for j in range(table.shape[1]):
-            out[j, i] = table[i, j]
+def _filters_adjoint(w, groups, flip):
+    """The filters of the input gradient, ``(groups, Fg*taps, Cpad)``: in-
+    and out-channels swapped, taps mirrored relative to the forward."""
+    F, cg = w.shape[0], w.shape[1]
+    taps = w.shape[2] * w.shape[3] * w.shape[4]
+    fg = F // groups
+    Cpad = _padded_columns(cg, w.itemsize)
+    w3 = w.reshape((F, cg, taps))
+    out = np.zeros((groups, fg * taps, Cpad), dtype=w.dtype)
+    for g in range(groups):
+        for f in range(fg):
+            for c in range(cg):
+                for t in range(taps):
+                    out[g, f * taps + t, c] = w3[g * fg + f, c,
+                                                 _tap(t, taps, not flip)]
     return out
+
+
+@numba_njit
+def _out_length(n, k, s, d, before, after):
+    return (n + before + after - d * (k - 1) - 1) // s + 1
 
 
 @numba_njit
@@ -239,21 +298,25 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
         raise ValueError("Conv: the input channels must equal "
                          "filters.shape[1] * groups, and filters.shape[0] "
                          "must be divisible by groups")
-    in_shape = (x.shape[2], x.shape[3], x.shape[4])
     ksize = (w.shape[2], w.shape[3], w.shape[4])
-    oshape = ((in_shape[0] + pad[0] + pad_after[0] - dil[0] * (ksize[0] - 1)
-               - 1) // stride[0] + 1,
-              (in_shape[1] + pad[1] + pad_after[1] - dil[1] * (ksize[1] - 1)
-               - 1) // stride[1] + 1,
-              (in_shape[2] + pad[2] + pad_after[2] - dil[2] * (ksize[2] - 1)
-               - 1) // stride[2] + 1)
+    up = (x.shape[2] + pad[0] + pad_after[0],
+          x.shape[3] + pad[1] + pad_after[1],
+          x.shape[4] + pad[2] + pad_after[2])
+    oshape = (_out_length(up[0], ksize[0], stride[0], dil[0], 0, 0),
+              _out_length(up[1], ksize[1], stride[1], dil[1], 0, 0),
+              _out_length(up[2], ksize[2], stride[2], dil[2], 0, 0))
     if oshape[0] <= 0 or oshape[1] <= 0 or oshape[2] <= 0:
         raise ValueError("Conv: the output would be empty: the padded input "
                          "is smaller than the dilated kernel")
-    table = _transposed(_table(in_shape, cg, ksize, stride, dil, pad, oshape))
+    posoff, koff = _offsets(up, cg, ksize, stride, dil, oshape)
     y = np.empty((B, F, oshape[0], oshape[1], oshape[2]), dtype=x.dtype)
-    wmat = _filters(w, groups, flip, np.bool_(False))
-    _run(np.int64(FORWARD), x, y, wmat, table, _lanes(B))
+    wt = _filters(w, groups, flip)
+    P = oshape[0] * oshape[1] * oshape[2]
+    dims = (np.int64(F), np.int64(P), np.int64(groups),
+            np.int64(wt.shape[1]), np.int64(wt.shape[2]))
+    ones = (np.int64(1), np.int64(1), np.int64(1))
+    _run(np.int64(FORWARD), _lanes(B), x, y.reshape(-1), wt.reshape(-1),
+         dims, up, ones, pad, posoff, koff)
     return y
 
 
@@ -263,13 +326,26 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
     if F != w.shape[0] or F % groups != 0:
         raise ValueError("ConvGradInput: the output-gradient channels must "
                          "equal filters.shape[0], divisible by groups")
+    fg = F // groups
     ksize = (w.shape[2], w.shape[3], w.shape[4])
-    oshape = (gy.shape[2], gy.shape[3], gy.shape[4])
-    table = _transposed(_table(in_shape, cg, ksize, stride, dil, pad, oshape))
+    # gy spread out by the stride, padded so that a stride-1 correlation
+    # with the mirrored filters gives exactly `in_shape`.
+    before = (dil[0] * (ksize[0] - 1) - pad[0],
+              dil[1] * (ksize[1] - 1) - pad[1],
+              dil[2] * (ksize[2] - 1) - pad[2])
+    up = (in_shape[0] + dil[0] * (ksize[0] - 1),
+          in_shape[1] + dil[1] * (ksize[1] - 1),
+          in_shape[2] + dil[2] * (ksize[2] - 1))
+    ones = (np.int64(1), np.int64(1), np.int64(1))
+    posoff, koff = _offsets(up, fg, ksize, ones, dil, in_shape)
     dx = np.empty((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
                   dtype=gy.dtype)
-    wmat = _filters(w, groups, flip, np.bool_(True))
-    _run(np.int64(GRAD_INPUT), dx, gy, wmat, table, _lanes(B))
+    wt = _filters_adjoint(w, groups, flip)
+    P = in_shape[0] * in_shape[1] * in_shape[2]
+    dims = (np.int64(cg * groups), np.int64(P), np.int64(groups),
+            np.int64(wt.shape[1]), np.int64(wt.shape[2]))
+    _run(np.int64(FORWARD), _lanes(B), gy, dx.reshape(-1), wt.reshape(-1),
+         dims, up, stride, before, posoff, koff)
     return dx
 
 
@@ -280,21 +356,35 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip):
         raise ValueError("ConvGradFilters: channels not divisible by groups")
     cg, fg = C // groups, F // groups
     taps = ksize[0] * ksize[1] * ksize[2]
-    in_shape = (x.shape[2], x.shape[3], x.shape[4])
+    K = cg * taps
     oshape = (gy.shape[2], gy.shape[3], gy.shape[4])
-    table = _table(in_shape, cg, ksize, stride, dil, pad, oshape)
+    # Enough padding after the input for every output position.
+    up = (max(x.shape[2] + pad[0], (oshape[0] - 1) * stride[0]
+              + dil[0] * (ksize[0] - 1) + 1),
+          max(x.shape[3] + pad[1], (oshape[1] - 1) * stride[1]
+              + dil[1] * (ksize[1] - 1) + 1),
+          max(x.shape[4] + pad[2], (oshape[2] - 1) * stride[2]
+              + dil[2] * (ksize[2] - 1) + 1))
+    posoff, koff = _offsets(up, cg, ksize, stride, dil, oshape)
     lanes = _lanes(B)
-    partial = np.empty((lanes * groups, fg, cg * taps), dtype=x.dtype)
-    _run(np.int64(GRAD_FILTERS), x, gy, partial, table, lanes)
+    Fpad = _padded_columns(fg, x.itemsize)
+    part = np.empty((lanes, groups, K + _SLACK, Fpad), dtype=x.dtype)
+    P = oshape[0] * oshape[1] * oshape[2]
+    dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
+            np.int64(Fpad))
+    _run(np.int64(GRAD_FILTERS), lanes, x, part.reshape(-1),
+         np.ascontiguousarray(gy).reshape(-1), dims, up,
+         (np.int64(1), np.int64(1), np.int64(1)), pad, posoff, koff)
     dw = np.zeros((F, cg, ksize[0], ksize[1], ksize[2]), dtype=x.dtype)
-    dw4 = dw.reshape((groups, fg, cg, taps))
+    dw3 = dw.reshape((F, cg, taps))
     for lane in range(lanes):
         for g in range(groups):
-            for f in range(fg):
-                for c in range(cg):
-                    for t in range(taps):
-                        dw4[g, f, c, taps - 1 - t if flip else t] += partial[
-                            lane * groups + g, f, c * taps + t]
+            for c in range(cg):
+                for t in range(taps):
+                    row = part[lane, g, c * taps + t]
+                    tt = _tap(t, taps, flip)
+                    for f in range(fg):
+                        dw3[g * fg + f, c, tt] += row[f]
     return dw
 
 

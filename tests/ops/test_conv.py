@@ -149,6 +149,54 @@ def test_backends_agree(case, backend):
                                    err_msg=f"{backend}: {name}")
 
 
+# Wider problems for the Numba kernels' register tiles: column blocks of
+# 1, 2 and 4 SIMD vectors (F per group of 16..80 in float32, 40 in float64),
+# several row tiles (P > 24), padding wider than the kernel (negative
+# padding in the input gradient), 1x1 kernels and strided 3-d.
+# (nd, batch, channels, spatial, filters, kernel, stride, dilation, pad,
+#  groups, dtype)
+KERNEL_CASES = [
+    (2, 3, 5, (12, 12), 32, (5, 5), (1, 1), (1, 1), ((0, 0), (0, 0)), 1,
+     "float32"),
+    (2, 2, 4, (9, 10), 48, (3, 3), (2, 1), (1, 1), ((3, 1), (4, 0)), 1,
+     "float32"),
+    (2, 2, 6, (7, 7), 160, (3, 2), (1, 2), (2, 1), ((1, 2), (0, 1)), 2,
+     "float32"),
+    (2, 2, 8, (6, 6), 40, (1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)), 1,
+     "float64"),
+    (1, 17, 3, (40,), 20, (7,), (3,), (1,), ((2,), (5,)), 1, "float64"),
+    (3, 2, 4, (5, 6, 5), 18, (3, 2, 3), (2, 1, 1), (1, 2, 1),
+     ((1, 0, 1), (1, 1, 0)), 2, "float32"),
+]
+KERNEL_IDS = [f"{c[0]}d-F{c[4]}-s{c[6]}-g{c[9]}-{c[10]}"
+              for c in KERNEL_CASES]
+
+
+@pytest.mark.parametrize("case", KERNEL_CASES, ids=KERNEL_IDS)
+def test_numba_kernels_match_reference(case):
+    """The Numba kernels of all three Ops, against the explicit-loop
+    reference (forward) and the numpy ``perform`` (both gradients, which
+    the tests above check against verify_grad and the adjoint identity)."""
+    nd, dtype = case[0], case[10]
+    x, w, p = make_case(case[:10], dtype=dtype, seed=4)
+    flip = case[2] % 2 == 0
+    y_ref = reference_conv(x, w, p["stride"], p["dilation"], p["pad_before"],
+                           p["pad_after"], p["groups"], flip)
+    gy = np.random.default_rng(5).uniform(-1, 1, y_ref.shape).astype(dtype)
+    xs, ws, gys = (tensor(nd, n, dtype) for n in ("x", "w", "gy"))
+    outputs = [Conv(filter_flip=flip, **p)(xs, ws),
+               ConvGradInput(filter_flip=flip, **p)(ws, gys, x.shape[2:]),
+               ConvGradFilters(filter_flip=flip, **p)(xs, gys, w.shape[2:])]
+    got = pytensor.function([xs, ws, gys], outputs, mode="NUMBA")(x, w, gy)
+    expected = pytensor.function([xs, ws, gys], outputs, mode=FAST)(x, w, gy)
+    tol = dict(rtol=2e-5, atol=2e-5) if dtype == "float32" else dict(
+        rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(got[0], y_ref, **tol)
+    for name, g, e in zip(["y", "dx", "dw"], got, expected):
+        assert g.dtype == dtype and g.shape == e.shape, name
+        np.testing.assert_allclose(g, e, err_msg=name, **tol)
+
+
 @pytest.mark.parametrize("backend", backend_params())
 def test_backends_large_batch_and_static_shapes(backend):
     """Batches spanning several lanes/chunks; static shapes for JAX."""
