@@ -1,6 +1,8 @@
 """Lasagne on PyTensor: a lightweight library to build and train neural
 networks whose every public function returns a raw symbolic expression."""
-import pytensor as _pytensor  # noqa: F401  (fail early if PyTensor is missing)
+# Before PyTensor, and so before SciPy's OpenBLAS is loaded.
+from . import _blas_timeout  # noqa: F401
+import pytensor as _pytensor  # noqa: F401,E402  (fail early if missing)
 
 from . import nonlinearities
 from . import init
