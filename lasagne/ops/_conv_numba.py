@@ -203,10 +203,14 @@ def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
             _copy_padded(xf, (b * C + g * cg) * S, cg,
                          (x.shape[2], x.shape[3], x.shape[4]), xp, up, ones,
                          pad)
-            for f in range(fg):
-                at = (b * F + g * fg + f) * P
-                for p in range(P):
-                    gt[p * Fpad + f] = gf[at + p]
+            # Transposed in blocks of positions, so that the block of gt
+            # being written stays in the L1 cache.
+            for p0 in range(0, P, 64):
+                p1 = min(P, p0 + 64)
+                for f in range(fg):
+                    at = (b * F + g * fg + f) * P
+                    for p in range(p0, p1):
+                        gt[p * Fpad + f] = gf[at + p]
             col = 0
             while col < Fpad:
                 nv, rows = _block((Fpad - col) // vl)

@@ -21,11 +21,12 @@ from lasagne.ops.pool import MaxPoolGradGrad, Pool, PoolGrad
 # Bumped whenever the generated code changes, to invalidate Numba's cache.
 _KERNEL_VERSION = 4
 
-#: Whether the outermost (batch) loop is a ``prange``. Off by default: on a
-#: loaded 2-core machine the parallel kernels compiled 2.5x slower (about
-#: 3 s instead of 1 s each) and the MNIST-sized forward pass ran 4x slower.
-#: Set it before compiling to try it on a machine with many cores.
-PARALLEL = False
+#: Whether the outermost (batch) loop is a ``prange``. On by default since
+#: OpenBLAS's idle threads no longer spin (:mod:`lasagne._blas_timeout`):
+#: the MNIST CNN step went from 95 to 86-91 ms on the 2-core machine. The
+#: parallel kernels compile slower (about 3 s instead of 1 s each); set it
+#: to False before compiling to trade that back.
+PARALLEL = True
 
 
 class _Source:
