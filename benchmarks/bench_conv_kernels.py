@@ -1,0 +1,85 @@
+"""Per-Op times of our Numba convolution kernels (diagnostic).
+
+``bench_conv_ops.py`` compares whole forward + backward passes with
+PyTorch; this script times each of the three kernels alone (forward,
+input gradient, filter gradient), best of 5, so that a change to one kernel
+can be measured on its own. Set ``NUMBA_NUM_THREADS`` to choose the
+threads (e.g. 1 for per-core figures).
+
+Usage::
+
+    NUMBA_NUM_THREADS=1 python benchmarks/bench_conv_kernels.py
+"""
+import time
+
+import numba
+import numpy as np
+
+from lasagne.ops import _conv_numba as kernels
+
+FLIP = np.bool_(False)
+ONE = (np.int64(1),) * 3
+
+# name, input (B, C, 1, H, W), filters (F, C, 1, kh, kw), padding
+CASES = [
+    ("mnist conv1 1->32 5x5 28x28, batch 500", (500, 1, 1, 28, 28),
+     (32, 1, 1, 5, 5), 0),
+    ("mnist conv2 32->32 5x5 12x12, batch 500", (500, 32, 1, 12, 12),
+     (32, 32, 1, 5, 5), 0),
+    ("resnet 16->16 3x3 32x32, batch 128", (128, 16, 1, 32, 32),
+     (16, 16, 1, 3, 3), 1),
+    ("resnet 64->64 3x3 32x32, batch 64", (64, 64, 1, 32, 32),
+     (64, 64, 1, 3, 3), 1),
+]
+
+
+# The kernels are compiled without Python wrappers; these jitted
+# functions call them.
+@numba.njit
+def forward(x, w, pad):
+    return kernels._forward(x, w, ONE, ONE, pad, pad, 1, FLIP)
+
+
+@numba.njit
+def grad_input(w, gy, shape, pad):
+    return kernels._grad_input(w, gy, shape, ONE, ONE, pad, 1, FLIP)
+
+
+@numba.njit
+def grad_filters(x, gy, shape, pad):
+    return kernels._grad_filters(x, gy, shape, ONE, ONE, pad, 1, FLIP)
+
+
+def best_ms(fn, *args, repeats=5):
+    fn(*args)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(*args)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
+def main():
+    numba.get_num_threads()  # start the threading layer (see ops/_parallel)
+    rng = np.random.default_rng(0)
+    print(f"threads={numba.get_num_threads()}  float32  ms (GFLOP/s)")
+    for name, x_shape, w_shape, p in CASES:
+        x = rng.standard_normal(x_shape, dtype=np.float32)
+        w = rng.standard_normal(w_shape, dtype=np.float32)
+        pad = (np.int64(0), np.int64(p), np.int64(p))
+        gy = np.ones_like(forward(x, w, pad))
+        gflop = 2 * gy.size * w_shape[1] * w_shape[3] * w_shape[4] / 1e9
+        in_shape = (np.int64(1), np.int64(x_shape[3]), np.int64(x_shape[4]))
+        k_shape = (np.int64(1), np.int64(w_shape[3]), np.int64(w_shape[4]))
+        times = [best_ms(forward, x, w, pad),
+                 best_ms(grad_input, w, gy, in_shape, pad),
+                 best_ms(grad_filters, x, gy, k_shape, pad)]
+        cells = "  ".join(f"{label} {t:6.1f} ({gflop / t * 1e3:4.0f})"
+                          for label, t in zip(["fwd", "grad-in", "grad-w"],
+                                              times))
+        print(f"{name:42s} {cells}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
