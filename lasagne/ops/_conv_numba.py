@@ -18,10 +18,22 @@ through the tables directly, so no im2col matrix is ever built:
 * filter gradient: rows are taps, steps are output positions, and ``M`` is
   the sample's output gradient transposed to ``(P, F)``; each lane sums
   into its own ``(K, F)`` block, reduced over the lanes at the end.
-* input gradient: the forward kernel run on the output gradient, spread
-  out by the stride (zeros inserted between its elements) and padded so
-  that the result has the input's shape, with the filters' in- and
-  out-channels swapped and their taps mirrored.
+* input gradient, two ways. Where it has about as many positions as the
+  output and stride 1 ('same' convolutions), it is the forward kernel run
+  on the output gradient, padded so that the result has the input's shape,
+  with the filters' in- and out-channels swapped and their taps mirrored.
+  Elsewhere ('valid' convolutions, strides) that padding or the stride's
+  gaps would be mostly zeros, so the sum is scattered tap by tap instead:
+  for a row of output positions and one tap, the tile adds
+  ``gy[f, p] * w[f, c, tap]`` over ``f`` into a position-major
+  ``(positions, C)`` buffer of the padded input at the rows that tap
+  reaches (stride and dilation are the row step); the buffer is then
+  cropped and transposed into ``dx``.
+
+The forward pass has a second form too: with stride 1 and few taps (a
+first layer on one input channel), the tile's rows are filters and its
+vectors run along whole padded rows of the input, which spends a few
+wasted positions at the row ends instead of transposing every output.
 
 Threads. The batch is split into contiguous *lanes* that Numba's threads
 share, through a single ``prange`` (:func:`_run`) for both kernels, because
@@ -47,7 +59,7 @@ from .conv import Conv, ConvGradFilters, ConvGradInput
 #: that call would keep PyTensor from caching the compiled graph on disk.
 LANES = 16
 
-FORWARD, GRAD_FILTERS = 0, 1
+FORWARD, GRAD_FILTERS, GRAD_INPUT, FORWARD_WIDE = 0, 1, 2, 3
 
 #: Slack entries after each offset table, so that a tile's last rows can
 #: repeat a valid offset (their results are dropped).
@@ -180,6 +192,70 @@ def _forward_lane(lane, lanes, x, yf, wf, dims, up, spread, pad, posoff,
 
 
 @numba_njit
+def _wide_block(rows_total, width_total, vl):
+    """The tile (vectors, rows) with the least padded work for
+    `rows_total` filters by `width_total` positions; the measured tile
+    speeds weigh the choice."""
+    best_nv, best_cost = 1, np.inf
+    for nv, rows, speed in ((4, _ROWS4, 168.0), (2, _ROWS2, 165.0),
+                            (1, _ROWS1, 136.0)):
+        width = nv * vl
+        cost = (((rows_total + rows - 1) // rows) * rows
+                * ((width_total + width - 1) // width) * width / speed)
+        if cost < best_cost:
+            best_nv, best_cost = nv, cost
+    return best_nv
+
+
+@numba_njit
+def _forward_wide_lane(lane, lanes, x, yf, wf, dims, up, pad, oshape, koff):
+    """The forward pass vectorised along the width, for stride 1 and no
+    depth: the tile's rows are filters (``wf``, flat ``(F, Kg)``), its
+    vectors consecutive positions of whole padded rows, and ``M`` the
+    padded input read at each tap's offset (``koff``). Positions past the
+    output's width are computed and dropped: where the kernel has few taps
+    this beats moving every output through a transposition."""
+    F, P, groups, K, _ = dims
+    B, C = x.shape[0], x.shape[1]
+    cg, fg = C // groups, F // groups
+    S = x.shape[2] * x.shape[3] * x.shape[4]
+    OH, OW = oshape[1], oshape[2]
+    Uw = up[2]
+    vl = _lanes_of(x.itemsize)
+    nv = _wide_block(fg, OH * Uw, vl)
+    rows = _ROWS4 if nv == 4 else (_ROWS2 if nv == 2 else _ROWS1)
+    width = nv * vl
+    npf = (OH * Uw + width - 1) // width * width
+    xp = np.zeros(max(cg * up[0] * up[1] * Uw, npf + koff[K - 1] + 1),
+                  dtype=x.dtype)
+    yt = np.empty((fg + _SLACK) * npf, dtype=x.dtype)
+    steps = np.empty(K, dtype=np.int64)
+    for k in range(K):
+        steps[k] = k
+    aoff = np.empty(_SLACK, dtype=np.int64)
+    xf = x.reshape(-1)
+    ones = (np.int64(1), np.int64(1), np.int64(1))
+    for b in range(lane * B // lanes, (lane + 1) * B // lanes):
+        for g in range(groups):
+            _copy_padded(xf, (b * C + g * cg) * S, cg,
+                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, ones,
+                         pad)
+            for f0 in range(0, fg, rows):
+                n = min(rows, fg - f0)
+                for i in range(rows):
+                    aoff[i] = (g * fg + f0 + min(i, n - 1)) * K
+                for p0 in range(0, npf, width):
+                    _tile(nv, yt, f0 * npf + p0, npf, wf, aoff, 0, steps, K,
+                          xp, p0, koff, False)
+            for f in range(fg):
+                for oh in range(OH):
+                    at = ((b * F + g * fg + f) * OH + oh) * OW
+                    src = f * npf + oh * Uw
+                    for ow in range(OW):
+                        yf[at + ow] = yt[src + ow]
+
+
+@numba_njit
 def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
                        koff):
     """This lane's filter gradient, block `lane` of ``part`` (flat
@@ -220,19 +296,95 @@ def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
                 col += nv * vl
 
 
+@numba_njit
+def _grad_input_lane(lane, lanes, gy, dxf, wf, dims, up, stride, pad,
+                     in_shape, tapoff):
+    """The input gradient ``dxf`` (flat ``(B, C, *in_shape)``) of the
+    samples in this lane, scattered tap by tap: for every row of output
+    positions and every tap, the tile adds ``gy[f, p] * w[f, c, tap]``
+    over ``f`` into the padded, position-major buffer ``dxt`` (positions x
+    Cpad) at the rows that tap reaches. Nothing multiplies padding, and
+    every stride and dilation is a row step. `wf` is flat
+    ``(groups, taps, Fg, Cpad)``; `dims` is ``(C, 0, groups, taps, Cpad)``.
+    """
+    C, _, groups, taps, Cpad = dims
+    B, F = gy.shape[0], gy.shape[1]
+    OD, OH, OW = gy.shape[2], gy.shape[3], gy.shape[4]
+    P = OD * OH * OW
+    D, H, W = in_shape[0], in_shape[1], in_shape[2]
+    Ud, Uh, Uw = up
+    cg, fg = C // groups, F // groups
+    vl = _lanes_of(gy.itemsize)
+    # The sample's gy rows with one zero after each: rows of a tile past the
+    # end of a row of positions read that zero and add nothing.
+    src = np.zeros(fg * (P + 1), dtype=gy.dtype)
+    boff = np.empty(fg, dtype=np.int64)
+    for f in range(fg):
+        boff[f] = f * (P + 1)
+    aoff = np.empty(_SLACK, dtype=np.int64)
+    # Slack rows after the buffer take those rows' (unchanged) values.
+    size = Ud * Uh * Uw
+    dxt = np.zeros((size + _SLACK * stride[2]) * Cpad, dtype=gy.dtype)
+    gf = gy.reshape(-1)
+    for b in range(lane * B // lanes, (lane + 1) * B // lanes):
+        for g in range(groups):
+            for f in range(fg):
+                at = (b * F + g * fg + f) * P
+                for p in range(P):
+                    src[f * (P + 1) + p] = gf[at + p]
+            for i in range(size * Cpad):
+                dxt[i] = 0
+            col = 0
+            while col < Cpad:
+                nv, rows = _block((Cpad - col) // vl)
+                for od in range(OD):
+                    for oh in range(OH):
+                        for x0 in range(0, OW, rows):
+                            n = min(rows, OW - x0)
+                            p0 = (od * OH + oh) * OW + x0
+                            for i in range(rows):
+                                aoff[i] = p0 + i if i < n else P
+                            base = ((od * stride[0] * Uh + oh * stride[1])
+                                    * Uw + x0 * stride[2])
+                            for k in range(taps):
+                                _tile(nv, dxt, (base + tapoff[k]) * Cpad + col,
+                                      stride[2] * Cpad, src, aoff, 0, boff,
+                                      fg, wf, ((g * taps + k) * fg) * Cpad
+                                      + col, Cpad, True)
+                col += nv * vl
+            # Cropped and transposed into dx, a block of positions at a time.
+            for d in range(D):
+                for h in range(H):
+                    row = ((d + pad[0]) * Uh + h + pad[1]) * Uw + pad[2]
+                    for c in range(cg):
+                        at = (((b * C + g * cg + c) * D + d) * H + h) * W
+                        for w in range(W):
+                            dxf[at + w] = dxt[(row + w) * Cpad + c]
+
+
 @numba_njit(parallel=True)
 def _run(mode, lanes, x, out, w, dims, up, spread, pad, posoff, koff):
     """One lane per iteration, in Numba's threads. FORWARD writes ``out``
     from the tiled filters ``w``; GRAD_FILTERS sums the output gradient
-    ``w`` into the per-lane blocks of ``out``. ``out`` and ``w`` are flat,
-    so that both modes share one compiled function; `dims` is
-    ``(F, P, groups, Kg, Fpad)``."""
+    ``w`` into the per-lane blocks of ``out``; GRAD_INPUT writes ``out``
+    from the output gradient ``x`` and the per-tap filters ``w``, with
+    ``posoff`` the input's spatial shape and ``koff`` the taps' offsets;
+    FORWARD_WIDE writes ``out`` from the filters ``w`` (flat ``(F, Kg)``),
+    with ``posoff`` the output's spatial shape.
+    ``out`` and ``w`` are flat, so that all modes share one compiled
+    function; `dims` is ``(F, P, groups, Kg, Fpad)`` (see each lane)."""
     for lane in prange(lanes):
         if mode == FORWARD:
             _forward_lane(np.int64(lane), lanes, x, out, w, dims, up, spread,
                           pad, posoff, koff)
-        else:
+        elif mode == GRAD_FILTERS:
             _grad_filters_lane(np.int64(lane), lanes, x, out, w, dims, up,
+                               pad, posoff, koff)
+        elif mode == GRAD_INPUT:
+            _grad_input_lane(np.int64(lane), lanes, x, out, w, dims, up,
+                             spread, pad, posoff, koff)
+        else:
+            _forward_wide_lane(np.int64(lane), lanes, x, out, w, dims, up,
                                pad, posoff, koff)
 
 
@@ -291,6 +443,26 @@ def _filters_adjoint(w, groups, flip):
 
 
 @numba_njit
+def _filters_rows(w, flip):
+    """The filters ``(F, Cg, *kernel)`` as ``(F, Cg*taps)``, mirrored if
+    `flip`, for the width-vectorised forward pass."""
+    F, cg = w.shape[0], w.shape[1]
+    taps = w.shape[2] * w.shape[3] * w.shape[4]
+    w3 = w.reshape((F, cg, taps))
+    out = np.empty((F, cg * taps), dtype=w.dtype)
+    for f in range(F):
+        for c in range(cg):
+            for t in range(taps):
+                out[f, c * taps + t] = w3[f, c, _tap(t, taps, flip)]
+    return out
+
+
+#: The width-vectorised forward pass is used for stride 1, no depth, at most
+#: this many taps per group, and padded rows at most 5/4 of the output's.
+WIDE_MAX_TAPS = 64
+
+
+@numba_njit
 def _out_length(n, k, s, d, before, after):
     return (n + before + after - d * (k - 1) - 1) // s + 1
 
@@ -314,8 +486,19 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
                          "is smaller than the dilated kernel")
     posoff, koff = _offsets(up, cg, ksize, stride, dil, oshape)
     y = np.empty((B, F, oshape[0], oshape[1], oshape[2]), dtype=x.dtype)
-    wt = _filters(w, groups, flip)
     P = oshape[0] * oshape[1] * oshape[2]
+    if (stride[0] == 1 and stride[1] == 1 and stride[2] == 1
+            and up[0] == 1 and cg * ksize[1] * ksize[2] <= WIDE_MAX_TAPS
+            and 4 * up[2] <= 5 * oshape[2]):
+        K = cg * ksize[1] * ksize[2]
+        dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
+                np.int64(0))
+        shape = np.array([oshape[0], oshape[1], oshape[2]], dtype=np.int64)
+        _run(np.int64(FORWARD_WIDE), _lanes(B), x, y.reshape(-1),
+             _filters_rows(w, flip).reshape(-1), dims, up,
+             (np.int64(1), np.int64(1), np.int64(1)), pad, shape, koff)
+        return y
+    wt = _filters(w, groups, flip)
     dims = (np.int64(F), np.int64(P), np.int64(groups),
             np.int64(wt.shape[1]), np.int64(wt.shape[2]))
     ones = (np.int64(1), np.int64(1), np.int64(1))
@@ -325,11 +508,11 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
 
 
 @numba_njit
-def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
+def _grad_input_transposed(w, gy, in_shape, stride, dil, pad, groups, flip):
+    """The input gradient as the forward kernel on ``gy`` spread out by
+    the stride and padded: best where that padding is no wider than the
+    forward's ('same' convolutions), since it multiplies its zeros."""
     B, F, cg = gy.shape[0], gy.shape[1], w.shape[1]
-    if F != w.shape[0] or F % groups != 0:
-        raise ValueError("ConvGradInput: the output-gradient channels must "
-                         "equal filters.shape[0], divisible by groups")
     fg = F // groups
     ksize = (w.shape[2], w.shape[3], w.shape[4])
     # gy spread out by the stride, padded so that a stride-1 correlation
@@ -350,6 +533,57 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
             np.int64(wt.shape[1]), np.int64(wt.shape[2]))
     _run(np.int64(FORWARD), _lanes(B), gy, dx.reshape(-1), wt.reshape(-1),
          dims, up, stride, before, posoff, koff)
+    return dx
+
+
+@numba_njit
+def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
+    B, F, cg = gy.shape[0], gy.shape[1], w.shape[1]
+    if F != w.shape[0] or F % groups != 0:
+        raise ValueError("ConvGradInput: the output-gradient channels must "
+                         "equal filters.shape[0], divisible by groups")
+    fg = F // groups
+    ksize = (w.shape[2], w.shape[3], w.shape[4])
+    taps = ksize[0] * ksize[1] * ksize[2]
+    oshape = (gy.shape[2], gy.shape[3], gy.shape[4])
+    # With stride 1 and about as many output as input positions, the
+    # transposed forward pass multiplies few zeros and runs longer tiles.
+    n_in = in_shape[0] * in_shape[1] * in_shape[2]
+    n_out = oshape[0] * oshape[1] * oshape[2]
+    if (stride[0] == 1 and stride[1] == 1 and stride[2] == 1
+            and 4 * n_in <= 5 * n_out):
+        return _grad_input_transposed(w, gy, in_shape, stride, dil, pad,
+                                      groups, flip)
+    # The padded input grid: every position a tap reaches, and the input.
+    up = (max(in_shape[0] + pad[0], (oshape[0] - 1) * stride[0]
+              + dil[0] * (ksize[0] - 1) + 1),
+          max(in_shape[1] + pad[1], (oshape[1] - 1) * stride[1]
+              + dil[1] * (ksize[1] - 1) + 1),
+          max(in_shape[2] + pad[2], (oshape[2] - 1) * stride[2]
+              + dil[2] * (ksize[2] - 1) + 1))
+    tapoff = np.empty(taps, dtype=np.int64)
+    for kd in range(ksize[0]):
+        for kh in range(ksize[1]):
+            for kw in range(ksize[2]):
+                tapoff[(kd * ksize[1] + kh) * ksize[2] + kw] = (
+                    (kd * dil[0] * up[1] + kh * dil[1]) * up[2]
+                    + kw * dil[2])
+    Cpad = _padded_columns(cg, w.itemsize)
+    w3 = w.reshape((F, cg, taps))
+    wt = np.zeros((groups, taps, fg, Cpad), dtype=w.dtype)
+    for g in range(groups):
+        for k in range(taps):
+            tk = _tap(k, taps, flip)
+            for f in range(fg):
+                for c in range(cg):
+                    wt[g, k, f, c] = w3[g * fg + f, c, tk]
+    dx = np.empty((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
+                  dtype=gy.dtype)
+    dims = (np.int64(cg * groups), np.int64(0), np.int64(groups),
+            np.int64(taps), np.int64(Cpad))
+    shape = np.array([in_shape[0], in_shape[1], in_shape[2]], dtype=np.int64)
+    _run(np.int64(GRAD_INPUT), _lanes(B), np.ascontiguousarray(gy),
+         dx.reshape(-1), wt.reshape(-1), dims, up, stride, pad, shape, tapoff)
     return dx
 
 

@@ -4,6 +4,10 @@ One call computes a tile of ``MR`` rows by ``NV`` SIMD vectors::
 
     acc[i, :] (+)= sum_t  src[aoff[i] + boff[t]] * M[t, :]      (i < MR)
 
+where row ``t`` of ``M`` starts at ``t * ldm``, or at ``ldm[t]`` when
+``ldm`` is an offset table (then ``M`` can be an input read at shifted
+windows: the width-vectorised forward convolution).
+
 ``src`` is read at an arbitrary offset per row and per step, so the same
 tile serves a convolution's forward pass (rows: output positions, steps:
 kernel taps, ``M``: the filters, tap-major) and its filter gradient (rows:
@@ -55,9 +59,13 @@ def _make_tile(n_vectors):
             raise TypingError("tile: out, src and m share a float dtype")
         if aoff.dtype != types.int64 or boff.dtype != types.int64:
             raise TypingError("tile: aoff and boff are int64 arrays")
+        # ldm: M's row stride, or an int64 array of each step's row offset.
+        m_table = isinstance(ldm, types.Array)
+        if m_table and ldm.dtype != types.int64:
+            raise TypingError("tile: an ldm table is an int64 array")
         sig = types.void(out, types.intp, types.intp, src, aoff, types.intp,
-                         boff, types.intp, m, types.intp, types.intp,
-                         types.boolean)
+                         boff, types.intp, m, types.intp,
+                         ldm if m_table else types.intp, types.boolean)
 
         def codegen(context, builder, signature, args):
             (out_a, out_at_v, ldo_v, src_a, aoff_a, aoff_at_v, boff_a,
@@ -84,10 +92,17 @@ def _make_tile(n_vectors):
                 builder.gep(aoff_p, [ir.Constant(i64, i)]))])
                 for i in range(rows)]
 
+            if m_table:
+                moff_p = data(ldm, ldm_v)
+
             def vector_at(base, row, v):
-                at = builder.add(builder.mul(row, ldo_v if base is out_p
-                                             else ldm_v),
-                                 ir.Constant(i64, v * lanes))
+                if base is out_p:
+                    start = builder.mul(row, ldo_v)
+                elif m_table:
+                    start = builder.load(builder.gep(moff_p, [row]))
+                else:
+                    start = builder.mul(row, ldm_v)
+                at = builder.add(start, ir.Constant(i64, v * lanes))
                 return builder.bitcast(builder.gep(base, [at]), vptr)
 
             zero = ir.Constant(vty, [0.0] * lanes)

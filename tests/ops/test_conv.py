@@ -151,8 +151,8 @@ def test_backends_agree(case, backend):
 
 # Wider problems for the Numba kernels' register tiles: column blocks of
 # 1, 2 and 4 SIMD vectors (F per group of 16..80 in float32, 40 in float64),
-# several row tiles (P > 24), padding wider than the kernel (negative
-# padding in the input gradient), 1x1 kernels and strided 3-d.
+# several row tiles (P > 24), padding wider than the kernel, 1x1 kernels,
+# strided 3-d, and the width-vectorised forward pass (few taps, stride 1).
 # (nd, batch, channels, spatial, filters, kernel, stride, dilation, pad,
 #  groups, dtype)
 KERNEL_CASES = [
@@ -167,6 +167,10 @@ KERNEL_CASES = [
     (1, 17, 3, (40,), 20, (7,), (3,), (1,), ((2,), (5,)), 1, "float64"),
     (3, 2, 4, (5, 6, 5), 18, (3, 2, 3), (2, 1, 1), (1, 2, 1),
      ((1, 0, 1), (1, 1, 0)), 2, "float32"),
+    # Few taps, stride 1: the width-vectorised forward pass.
+    (2, 3, 1, (14, 13), 20, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 1,
+     "float32"),
+    (1, 5, 4, (30,), 24, (5,), (1,), (1,), ((1,), (1,)), 2, "float64"),
 ]
 KERNEL_IDS = [f"{c[0]}d-F{c[4]}-s{c[6]}-g{c[9]}-{c[10]}"
               for c in KERNEL_CASES]
