@@ -69,6 +69,14 @@ _ROWS1, _ROWS2, _ROWS4 = TILE_ROWS[1], TILE_ROWS[2], TILE_ROWS[4]
 
 
 @numba_njit
+def _int3(t):
+    """A 3-tuple as ``UniTuple(int64, 3)``. The Ops' parameters reach the
+    kernels as tuples of literal integers, and every distinct literal type
+    would compile the parallel driver again (tens of seconds each)."""
+    return (np.int64(t[0]), np.int64(t[1]), np.int64(t[2]))
+
+
+@numba_njit
 def _tile(nv, out, out_at, ldo, src, aoff, aoff_at, boff, steps, m, m_at,
           ldm, accumulate):
     """The register tile with `nv` vectors per row (1, 2 or 4)."""
@@ -181,7 +189,7 @@ def _forward_lane(lane, lanes, x, yf, wf, dims, up, spread, pad, posoff,
                 width = nv * vl
                 nf = min(width, fg - col)
                 for p0 in range(0, P, rows):
-                    _tile(nv, acc, 0, width, xp, posoff, p0, koff, K, wf,
+                    _tile(nv, acc, np.int64(0), width, xp, posoff, p0, koff, K, wf,
                           g * K * Fpad + col, Fpad, False)
                     npos = min(rows, P - p0)
                     for f in range(nf):
@@ -245,7 +253,7 @@ def _forward_wide_lane(lane, lanes, x, yf, wf, dims, up, pad, oshape, koff):
                 for i in range(rows):
                     aoff[i] = (g * fg + f0 + min(i, n - 1)) * K
                 for p0 in range(0, npf, width):
-                    _tile(nv, yt, f0 * npf + p0, npf, wf, aoff, 0, steps, K,
+                    _tile(nv, yt, f0 * npf + p0, npf, wf, aoff, np.int64(0), steps, K,
                           xp, p0, koff, False)
             for f in range(fg):
                 for oh in range(OH):
@@ -348,7 +356,8 @@ def _grad_input_lane(lane, lanes, gy, dxf, wf, dims, up, stride, pad,
                                     * Uw + x0 * stride[2])
                             for k in range(taps):
                                 _tile(nv, dxt, (base + tapoff[k]) * Cpad + col,
-                                      stride[2] * Cpad, src, aoff, 0, boff,
+                                      stride[2] * Cpad, src, aoff,
+                                      np.int64(0), boff,
                                       fg, wf, ((g * taps + k) * fg) * Cpad
                                       + col, Cpad, True)
                 col += nv * vl
@@ -701,8 +710,9 @@ def numba_funcify_Conv(op, node, **kwargs):
 
     @numba_njit
     def conv_forward(x, w):
-        return drop(_forward(lift(x), lift(w), stride, dil, pad, pad_after,
-                             groups, np.bool_(flip)))
+        return drop(_forward(lift(x), lift(w), _int3(stride), _int3(dil),
+                             _int3(pad), _int3(pad_after),
+                             np.int64(groups), np.bool_(flip)))
 
     return conv_forward, _VERSION
 
@@ -717,7 +727,8 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
     @numba_njit
     def conv_grad_filters(x, gy, filter_shape):
         return drop(_grad_filters(lift(x), lift(gy), vec(filter_shape),
-                                  stride, dil, pad, groups, np.bool_(flip)))
+                                  _int3(stride), _int3(dil), _int3(pad),
+                                  np.int64(groups), np.bool_(flip)))
 
     return conv_grad_filters, _VERSION
 
@@ -731,7 +742,8 @@ def numba_funcify_ConvGradInput(op, node, **kwargs):
 
     @numba_njit
     def conv_grad_input(w, gy, input_shape):
-        return drop(_grad_input(lift(w), lift(gy), vec(input_shape), stride,
-                                dil, pad, groups, np.bool_(flip)))
+        return drop(_grad_input(lift(w), lift(gy), vec(input_shape),
+                                _int3(stride), _int3(dil), _int3(pad),
+                                np.int64(groups), np.bool_(flip)))
 
     return conv_grad_input, _VERSION
