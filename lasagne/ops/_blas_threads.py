@@ -1,6 +1,6 @@
 """Thread-local BLAS thread count for Numba kernels.
 
-The convolution kernels run one lane per Numba thread, each lane calling
+The recurrent kernels run one lane per Numba thread, each lane calling
 GEMM on its own batch slice. If OpenBLAS also spawns its threads inside
 every call, the two thread pools fight for the cores (and spin-wait), which
 on a small or busy machine makes a convolution several times slower. OpenBLAS

@@ -1,7 +1,7 @@
 """Keep large temporary arrays in the heap instead of fresh ``mmap`` pages.
 
 Training steps allocate and free the same large buffers on every call:
-im2col rows, stored gate activations, gradients of whole sequences (tens
+padded convolution inputs, stored gate activations, gradients of whole sequences (tens
 of MB each). glibc serves blocks above its ``mmap`` threshold (at most
 32 MiB after its dynamic adjustment, 128 KiB at start) with fresh pages
 from the kernel and returns them on ``free``, so every step pays a page
