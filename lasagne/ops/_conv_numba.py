@@ -44,8 +44,13 @@ assignment compiles a formatted shape-mismatch error message, which costs
 seconds of compile time.
 """
 
+import llvmlite.binding as llvm
+import numba
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.core.extending import intrinsic
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
@@ -371,7 +376,8 @@ def _grad_input_lane(lane, lanes, gy, dxf, wf, dims, up, stride, pad,
                             dxf[at + w] = dxt[(row + w) * Cpad + c]
 
 
-@numba_njit(parallel=True)
+@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False,
+            no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _run(mode, lanes, x, out, w, dims, up, spread, pad, posoff, koff):
     """One lane per iteration, in Numba's threads. FORWARD writes ``out``
     from the tiled filters ``w``; GRAD_FILTERS sums the output gradient
@@ -395,6 +401,71 @@ def _run(mode, lanes, x, out, w, dims, up, spread, pad, posoff, koff):
         else:
             _forward_wide_lane(np.int64(lane), lanes, x, out, w, dims, up,
                                pad, posoff, koff)
+
+
+# ---- the driver, compiled once per dtype and called by symbol --------------
+#
+# Numba links every callee's code into its caller and optimises it again
+# there. The driver holds all the kernels, and the graph function, the
+# Ops' wrappers and the entry points below each re-optimised it: about
+# 12 s of a cold compile. Instead it is compiled (or loaded from Numba's
+# cache) once per dtype, registered with LLVM under a stable name
+# (:func:`register_driver`), and the entry points call that name
+# (:func:`_call_run`), so its code is never linked into them. The name is
+# resolved when a caller is loaded, also from PyTensor's cache in a new
+# process, because every funcify registers the driver first.
+
+_DRIVER_NAME = "lasagne_conv_run_{}"
+_registered = set()
+
+
+def _driver_signature(dtype):
+    """The one argument signature :func:`_run` is compiled for."""
+    dt = numba.from_dtype(np.dtype(dtype))
+    flat = types.Array(dt, 1, "C")
+    index = types.Array(types.int64, 1, "C")
+    triple = types.UniTuple(types.int64, 3)
+    return (types.int64, types.int64, types.Array(dt, 5, "C"), flat, flat,
+            types.UniTuple(types.int64, 5), triple, triple, triple, index,
+            index)
+
+
+def register_driver(dtype):
+    """Compile (or load) the driver for `dtype` and register its symbol."""
+    name = _DRIVER_NAME.format(np.dtype(dtype).name)
+    if name in _registered:
+        return
+    signature = _driver_signature(dtype)
+    _run.compile(signature)
+    result = _run.overloads[signature]
+    llvm.add_symbol(name, result.library.get_pointer_to_function(
+        result.fndesc.llvm_func_name))
+    _registered.add(name)
+
+
+@intrinsic
+def _call_run(typingctx, mode, lanes, x, out, w, dims, up, spread, pad,
+              posoff, koff):
+    """Call the registered driver of `x`'s dtype (same arguments as
+    :func:`_run`, which must have exactly the driver's types)."""
+    args = (mode, lanes, x, out, w, dims, up, spread, pad, posoff, koff)
+    if not isinstance(x, types.Array) or x.dtype not in (types.float32,
+                                                         types.float64):
+        raise TypingError("conv driver: x must be a float32/64 array")
+    expected = _driver_signature(str(x.dtype))
+    if tuple(args) != expected:
+        raise TypingError(f"conv driver: argument types {args} differ from "
+                          f"the compiled driver's {expected}")
+    name = _DRIVER_NAME.format(str(x.dtype))
+
+    def codegen(context, builder, signature, llargs):
+        fnty = context.call_conv.get_function_type(types.none, signature.args)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+        context.call_conv.call_function(builder, fn, types.none,
+                                        signature.args, llargs)
+        return context.get_dummy_value()
+
+    return types.void(*args), codegen
 
 
 @numba_njit
@@ -503,7 +574,7 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
         dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
                 np.int64(0))
         shape = np.array([oshape[0], oshape[1], oshape[2]], dtype=np.int64)
-        _run(np.int64(FORWARD_WIDE), _lanes(B), x, y.reshape(-1),
+        _call_run(np.int64(FORWARD_WIDE), _lanes(B), x, y.reshape(-1),
              _filters_rows(w, flip).reshape(-1), dims, up,
              (np.int64(1), np.int64(1), np.int64(1)), pad, shape, koff)
         return y
@@ -511,7 +582,7 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
     dims = (np.int64(F), np.int64(P), np.int64(groups),
             np.int64(wt.shape[1]), np.int64(wt.shape[2]))
     ones = (np.int64(1), np.int64(1), np.int64(1))
-    _run(np.int64(FORWARD), _lanes(B), x, y.reshape(-1), wt.reshape(-1),
+    _call_run(np.int64(FORWARD), _lanes(B), x, y.reshape(-1), wt.reshape(-1),
          dims, up, ones, pad, posoff, koff)
     return y
 
@@ -540,7 +611,7 @@ def _grad_input_transposed(w, gy, in_shape, stride, dil, pad, groups, flip):
     P = in_shape[0] * in_shape[1] * in_shape[2]
     dims = (np.int64(cg * groups), np.int64(P), np.int64(groups),
             np.int64(wt.shape[1]), np.int64(wt.shape[2]))
-    _run(np.int64(FORWARD), _lanes(B), gy, dx.reshape(-1), wt.reshape(-1),
+    _call_run(np.int64(FORWARD), _lanes(B), gy, dx.reshape(-1), wt.reshape(-1),
          dims, up, stride, before, posoff, koff)
     return dx
 
@@ -591,7 +662,7 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
     dims = (np.int64(cg * groups), np.int64(0), np.int64(groups),
             np.int64(taps), np.int64(Cpad))
     shape = np.array([in_shape[0], in_shape[1], in_shape[2]], dtype=np.int64)
-    _run(np.int64(GRAD_INPUT), _lanes(B), np.ascontiguousarray(gy),
+    _call_run(np.int64(GRAD_INPUT), _lanes(B), np.ascontiguousarray(gy),
          dx.reshape(-1), wt.reshape(-1), dims, up, stride, pad, shape, tapoff)
     return dx
 
@@ -619,7 +690,7 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip):
     P = oshape[0] * oshape[1] * oshape[2]
     dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
             np.int64(Fpad))
-    _run(np.int64(GRAD_FILTERS), lanes, x, part.reshape(-1),
+    _call_run(np.int64(GRAD_FILTERS), lanes, x, part.reshape(-1),
          np.ascontiguousarray(gy).reshape(-1), dims, up,
          (np.int64(1), np.int64(1), np.int64(1)), pad, posoff, koff)
     dw = np.zeros((F, cg, ksize[0], ksize[1], ksize[2]), dtype=x.dtype)
@@ -704,6 +775,7 @@ def _lifted_params(op):
 @register_funcify_default_op_cache_key(Conv)
 def numba_funcify_Conv(op, node, **kwargs):
     start_parallel_runtime()
+    register_driver(node.outputs[0].type.dtype)
     lift, drop = _LIFT[op.nd], _DROP[op.nd]
     stride, dil, pad, pad_after = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip
@@ -720,6 +792,7 @@ def numba_funcify_Conv(op, node, **kwargs):
 @register_funcify_default_op_cache_key(ConvGradFilters)
 def numba_funcify_ConvGradFilters(op, node, **kwargs):
     start_parallel_runtime()
+    register_driver(node.outputs[0].type.dtype)
     lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
     stride, dil, pad, _ = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip
@@ -736,6 +809,7 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
 @register_funcify_default_op_cache_key(ConvGradInput)
 def numba_funcify_ConvGradInput(op, node, **kwargs):
     start_parallel_runtime()
+    register_driver(node.outputs[0].type.dtype)
     lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
     stride, dil, pad, _ = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip
