@@ -74,14 +74,6 @@ _ROWS1, _ROWS2, _ROWS4 = TILE_ROWS[1], TILE_ROWS[2], TILE_ROWS[4]
 
 
 @numba_njit
-def _int3(t):
-    """A 3-tuple as ``UniTuple(int64, 3)``. The Ops' parameters reach the
-    kernels as tuples of literal integers, and every distinct literal type
-    would compile the parallel driver again (tens of seconds each)."""
-    return (np.int64(t[0]), np.int64(t[1]), np.int64(t[2]))
-
-
-@numba_njit
 def _tile(nv, out, out_at, ldo, src, aoff, aoff_at, boff, steps, m, m_at,
           ldm, accumulate):
     """The register tile with `nv` vectors per row (1, 2 or 4)."""
@@ -141,37 +133,32 @@ def _offsets(up, cg, ksize, stride, dil, oshape):
 
 
 @numba_njit
-def _copy_padded(xf, at, cg, shape, xp, up, spread, pad):
+def _copy_padded(xf, at, cg, shape, xp, up, pad):
     """Copy `cg` channels of one sample (``xf[at:]``, spatial `shape`) into
-    the padded buffer `xp` (spatial `up`): element ``i`` lands at
-    ``i * spread + pad`` on each axis; what falls outside is dropped."""
+    the padded buffer `xp` (spatial `up`): element ``i`` lands at ``i + pad``
+    on each axis; what falls outside (negative padding) is dropped."""
     D, H, W = shape
     Ud, Uh, Uw = up
     # The range of w whose destination lies inside the buffer.
-    w_lo = 0
-    while w_lo < W and w_lo * spread[2] + pad[2] < 0:
-        w_lo += 1
-    w_hi = W
-    while w_hi > w_lo and (w_hi - 1) * spread[2] + pad[2] >= Uw:
-        w_hi -= 1
+    w_lo = min(W, max(0, -pad[2]))
+    w_hi = max(w_lo, min(W, Uw - pad[2]))
     for c in range(cg):
         for d in range(D):
-            u = d * spread[0] + pad[0]
+            u = d + pad[0]
             if u < 0 or u >= Ud:
                 continue
             for h in range(H):
-                v = h * spread[1] + pad[1]
+                v = h + pad[1]
                 if v < 0 or v >= Uh:
                     continue
                 dst = ((c * Ud + u) * Uh + v) * Uw + pad[2]
                 src = at + ((c * D + d) * H + h) * W
                 for w in range(w_lo, w_hi):
-                    xp[dst + w * spread[2]] = xf[src + w]
+                    xp[dst + w] = xf[src + w]
 
 
 @numba_njit
-def _forward_lane(lane, lanes, x, yf, wf, dims, up, spread, pad, posoff,
-                  koff):
+def _forward_lane(lane, lanes, x, yf, wf, dims, up, pad, posoff, koff):
     """The output ``yf`` (flat ``(B, F, P)``) of the samples in this lane:
     every group, every column block of the filters ``wf`` (flat
     ``(groups, Kg, Fpad)``), every tile of output positions."""
@@ -186,16 +173,15 @@ def _forward_lane(lane, lanes, x, yf, wf, dims, up, spread, pad, posoff,
     for b in range(lane * B // lanes, (lane + 1) * B // lanes):
         for g in range(groups):
             _copy_padded(xf, (b * C + g * cg) * S, cg,
-                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, spread,
-                         pad)
+                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, pad)
             col = 0
             while col < Fpad:
                 nv, rows = _block((Fpad - col) // vl)
                 width = nv * vl
                 nf = min(width, fg - col)
                 for p0 in range(0, P, rows):
-                    _tile(nv, acc, np.int64(0), width, xp, posoff, p0, koff, K, wf,
-                          g * K * Fpad + col, Fpad, False)
+                    _tile(nv, acc, np.int64(0), width, xp, posoff, p0, koff,
+                          K, wf, g * K * Fpad + col, Fpad, False)
                     npos = min(rows, P - p0)
                     for f in range(nf):
                         at = (b * F + g * fg + col + f) * P + p0
@@ -242,24 +228,20 @@ def _forward_wide_lane(lane, lanes, x, yf, wf, dims, up, pad, oshape, koff):
     xp = np.zeros(max(cg * up[0] * up[1] * Uw, npf + koff[K - 1] + 1),
                   dtype=x.dtype)
     yt = np.empty((fg + _SLACK) * npf, dtype=x.dtype)
-    steps = np.empty(K, dtype=np.int64)
-    for k in range(K):
-        steps[k] = k
+    steps = np.arange(K).astype(np.int64)
     aoff = np.empty(_SLACK, dtype=np.int64)
     xf = x.reshape(-1)
-    ones = (np.int64(1), np.int64(1), np.int64(1))
     for b in range(lane * B // lanes, (lane + 1) * B // lanes):
         for g in range(groups):
             _copy_padded(xf, (b * C + g * cg) * S, cg,
-                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, ones,
-                         pad)
+                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, pad)
             for f0 in range(0, fg, rows):
                 n = min(rows, fg - f0)
                 for i in range(rows):
                     aoff[i] = (g * fg + f0 + min(i, n - 1)) * K
                 for p0 in range(0, npf, width):
-                    _tile(nv, yt, f0 * npf + p0, npf, wf, aoff, np.int64(0), steps, K,
-                          xp, p0, koff, False)
+                    _tile(nv, yt, f0 * npf + p0, npf, wf, aoff, np.int64(0),
+                          steps, K, xp, p0, koff, False)
             for f in range(fg):
                 for oh in range(OH):
                     at = ((b * F + g * fg + f) * OH + oh) * OW
@@ -286,12 +268,10 @@ def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
     pf = part[lane * block:(lane + 1) * block]
     for i in range(block):
         pf[i] = 0
-    ones = (np.int64(1), np.int64(1), np.int64(1))
     for b in range(lane * B // lanes, (lane + 1) * B // lanes):
         for g in range(groups):
             _copy_padded(xf, (b * C + g * cg) * S, cg,
-                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, ones,
-                         pad)
+                         (x.shape[2], x.shape[3], x.shape[4]), xp, up, pad)
             # Transposed in blocks of positions, so that the block of gt
             # being written stays in the L1 cache.
             for p0 in range(0, P, 64):
@@ -378,7 +358,7 @@ def _grad_input_lane(lane, lanes, gy, dxf, wf, dims, up, stride, pad,
 
 @numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False,
             no_cpython_wrapper=True, no_cfunc_wrapper=True)
-def _run(mode, lanes, x, out, w, dims, up, spread, pad, posoff, koff):
+def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
     """One lane per iteration, in Numba's threads. FORWARD writes ``out``
     from the tiled filters ``w``; GRAD_FILTERS sums the output gradient
     ``w`` into the per-lane blocks of ``out``; GRAD_INPUT writes ``out``
@@ -390,14 +370,14 @@ def _run(mode, lanes, x, out, w, dims, up, spread, pad, posoff, koff):
     function; `dims` is ``(F, P, groups, Kg, Fpad)`` (see each lane)."""
     for lane in prange(lanes):
         if mode == FORWARD:
-            _forward_lane(np.int64(lane), lanes, x, out, w, dims, up, spread,
-                          pad, posoff, koff)
+            _forward_lane(np.int64(lane), lanes, x, out, w, dims, up, pad,
+                          posoff, koff)
         elif mode == GRAD_FILTERS:
             _grad_filters_lane(np.int64(lane), lanes, x, out, w, dims, up,
                                pad, posoff, koff)
         elif mode == GRAD_INPUT:
             _grad_input_lane(np.int64(lane), lanes, x, out, w, dims, up,
-                             spread, pad, posoff, koff)
+                             stride, pad, posoff, koff)
         else:
             _forward_wide_lane(np.int64(lane), lanes, x, out, w, dims, up,
                                pad, posoff, koff)
@@ -444,11 +424,11 @@ def register_driver(dtype):
 
 
 @intrinsic
-def _call_run(typingctx, mode, lanes, x, out, w, dims, up, spread, pad,
+def _call_run(typingctx, mode, lanes, x, out, w, dims, up, stride, pad,
               posoff, koff):
     """Call the registered driver of `x`'s dtype (same arguments as
     :func:`_run`, which must have exactly the driver's types)."""
-    args = (mode, lanes, x, out, w, dims, up, spread, pad, posoff, koff)
+    args = (mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff)
     if not isinstance(x, types.Array) or x.dtype not in (types.float32,
                                                          types.float64):
         raise TypingError("conv driver: x must be a float32/64 array")
@@ -457,6 +437,9 @@ def _call_run(typingctx, mode, lanes, x, out, w, dims, up, spread, pad,
         raise TypingError(f"conv driver: argument types {args} differ from "
                           f"the compiled driver's {expected}")
     name = _DRIVER_NAME.format(str(x.dtype))
+    # Any caller compiled here finds the symbol; callers loaded from a
+    # cache rely on the funcify functions, which register it first.
+    register_driver(str(x.dtype))
 
     def codegen(context, builder, signature, llargs):
         fnty = context.call_conv.get_function_type(types.none, signature.args)
@@ -485,40 +468,27 @@ def _tap(t, taps, mirror):
 
 
 @numba_njit
-def _filters(w, groups, flip):
-    """Forward filters ``(F, Cg, *kernel)`` as ``(groups, Cg*taps, Fpad)``,
-    mirrored if `flip` (mirroring every spatial axis reverses the taps)."""
+def _filters(w, groups, flip, adjoint):
+    """The filters ``(F, Cg, *kernel)`` tiled for the forward kernel,
+    ``(groups, taps rows, padded columns)``, mirrored if `flip` (mirroring
+    every spatial axis reverses the taps). Forward: rows ``(c, tap)``,
+    columns ``f``. `adjoint` (the input gradient's filters): rows
+    ``(f, tap)``, columns ``c``, taps mirrored relative to the forward."""
     F, cg = w.shape[0], w.shape[1]
     taps = w.shape[2] * w.shape[3] * w.shape[4]
     fg = F // groups
-    Fpad = _padded_columns(fg, w.itemsize)
+    rows, cols = (fg, cg) if adjoint else (cg, fg)
     w3 = w.reshape((F, cg, taps))
-    out = np.zeros((groups, cg * taps, Fpad), dtype=w.dtype)
+    out = np.zeros((groups, rows * taps, _padded_columns(cols, w.itemsize)),
+                   dtype=w.dtype)
+    mirror = flip != adjoint
     for g in range(groups):
         for f in range(fg):
             for c in range(cg):
+                r, col = (f, c) if adjoint else (c, f)
                 for t in range(taps):
-                    out[g, c * taps + t, f] = w3[g * fg + f, c,
-                                                 _tap(t, taps, flip)]
-    return out
-
-
-@numba_njit
-def _filters_adjoint(w, groups, flip):
-    """The filters of the input gradient, ``(groups, Fg*taps, Cpad)``: in-
-    and out-channels swapped, taps mirrored relative to the forward."""
-    F, cg = w.shape[0], w.shape[1]
-    taps = w.shape[2] * w.shape[3] * w.shape[4]
-    fg = F // groups
-    Cpad = _padded_columns(cg, w.itemsize)
-    w3 = w.reshape((F, cg, taps))
-    out = np.zeros((groups, fg * taps, Cpad), dtype=w.dtype)
-    for g in range(groups):
-        for f in range(fg):
-            for c in range(cg):
-                for t in range(taps):
-                    out[g, f * taps + t, c] = w3[g * fg + f, c,
-                                                 _tap(t, taps, not flip)]
+                    out[g, r * taps + t, col] = w3[g * fg + f, c,
+                                                   _tap(t, taps, mirror)]
     return out
 
 
@@ -543,8 +513,8 @@ WIDE_MAX_TAPS = 64
 
 
 @numba_njit
-def _out_length(n, k, s, d, before, after):
-    return (n + before + after - d * (k - 1) - 1) // s + 1
+def _out_length(n, k, s, d):
+    return (n - d * (k - 1) - 1) // s + 1
 
 
 @numba_njit
@@ -558,9 +528,9 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
     up = (x.shape[2] + pad[0] + pad_after[0],
           x.shape[3] + pad[1] + pad_after[1],
           x.shape[4] + pad[2] + pad_after[2])
-    oshape = (_out_length(up[0], ksize[0], stride[0], dil[0], 0, 0),
-              _out_length(up[1], ksize[1], stride[1], dil[1], 0, 0),
-              _out_length(up[2], ksize[2], stride[2], dil[2], 0, 0))
+    oshape = (_out_length(up[0], ksize[0], stride[0], dil[0]),
+              _out_length(up[1], ksize[1], stride[1], dil[1]),
+              _out_length(up[2], ksize[2], stride[2], dil[2]))
     if oshape[0] <= 0 or oshape[1] <= 0 or oshape[2] <= 0:
         raise ValueError("Conv: the output would be empty: the padded input "
                          "is smaller than the dilated kernel")
@@ -575,28 +545,29 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
                 np.int64(0))
         shape = np.array([oshape[0], oshape[1], oshape[2]], dtype=np.int64)
         _call_run(np.int64(FORWARD_WIDE), _lanes(B), x, y.reshape(-1),
-             _filters_rows(w, flip).reshape(-1), dims, up,
-             (np.int64(1), np.int64(1), np.int64(1)), pad, shape, koff)
+                  _filters_rows(w, flip).reshape(-1), dims, up,
+                  (np.int64(1), np.int64(1), np.int64(1)), pad, shape, koff)
         return y
-    wt = _filters(w, groups, flip)
+    wt = _filters(w, groups, flip, False)
     dims = (np.int64(F), np.int64(P), np.int64(groups),
             np.int64(wt.shape[1]), np.int64(wt.shape[2]))
     ones = (np.int64(1), np.int64(1), np.int64(1))
-    _call_run(np.int64(FORWARD), _lanes(B), x, y.reshape(-1), wt.reshape(-1),
-         dims, up, ones, pad, posoff, koff)
+    _call_run(np.int64(FORWARD), _lanes(B), x, y.reshape(-1),
+              wt.reshape(-1), dims, up, ones, pad, posoff, koff)
     return y
 
 
 @numba_njit
 def _grad_input_transposed(w, gy, in_shape, stride, dil, pad, groups, flip):
-    """The input gradient as the forward kernel on ``gy`` spread out by
-    the stride and padded: best where that padding is no wider than the
-    forward's ('same' convolutions), since it multiplies its zeros."""
+    """The input gradient, for stride 1, as the forward kernel on ``gy``
+    padded so that the result has the input's shape: best where that
+    padding is no wider than the forward's ('same' convolutions), since it
+    multiplies its zeros."""
     B, F, cg = gy.shape[0], gy.shape[1], w.shape[1]
     fg = F // groups
     ksize = (w.shape[2], w.shape[3], w.shape[4])
-    # gy spread out by the stride, padded so that a stride-1 correlation
-    # with the mirrored filters gives exactly `in_shape`.
+    # gy padded so that a correlation with the mirrored filters gives
+    # exactly `in_shape`.
     before = (dil[0] * (ksize[0] - 1) - pad[0],
               dil[1] * (ksize[1] - 1) - pad[1],
               dil[2] * (ksize[2] - 1) - pad[2])
@@ -607,12 +578,12 @@ def _grad_input_transposed(w, gy, in_shape, stride, dil, pad, groups, flip):
     posoff, koff = _offsets(up, fg, ksize, ones, dil, in_shape)
     dx = np.empty((B, cg * groups, in_shape[0], in_shape[1], in_shape[2]),
                   dtype=gy.dtype)
-    wt = _filters_adjoint(w, groups, flip)
+    wt = _filters(w, groups, flip, True)
     P = in_shape[0] * in_shape[1] * in_shape[2]
     dims = (np.int64(cg * groups), np.int64(P), np.int64(groups),
             np.int64(wt.shape[1]), np.int64(wt.shape[2]))
-    _call_run(np.int64(FORWARD), _lanes(B), gy, dx.reshape(-1), wt.reshape(-1),
-         dims, up, stride, before, posoff, koff)
+    _call_run(np.int64(FORWARD), _lanes(B), gy, dx.reshape(-1),
+              wt.reshape(-1), dims, up, stride, before, posoff, koff)
     return dx
 
 
@@ -663,7 +634,8 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
             np.int64(taps), np.int64(Cpad))
     shape = np.array([in_shape[0], in_shape[1], in_shape[2]], dtype=np.int64)
     _call_run(np.int64(GRAD_INPUT), _lanes(B), np.ascontiguousarray(gy),
-         dx.reshape(-1), wt.reshape(-1), dims, up, stride, pad, shape, tapoff)
+              dx.reshape(-1), wt.reshape(-1), dims, up, stride, pad, shape,
+              tapoff)
     return dx
 
 
@@ -691,8 +663,8 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip):
     dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
             np.int64(Fpad))
     _call_run(np.int64(GRAD_FILTERS), lanes, x, part.reshape(-1),
-         np.ascontiguousarray(gy).reshape(-1), dims, up,
-         (np.int64(1), np.int64(1), np.int64(1)), pad, posoff, koff)
+              np.ascontiguousarray(gy).reshape(-1), dims, up,
+              (np.int64(1), np.int64(1), np.int64(1)), pad, posoff, koff)
     dw = np.zeros((F, cg, ksize[0], ksize[1], ksize[2]), dtype=x.dtype)
     dw3 = dw.reshape((F, cg, taps))
     for lane in range(lanes):
@@ -755,6 +727,9 @@ def _vec2(v):
 
 @numba_njit
 def _vec3(v):
+    # Also the Ops' parameters: they reach the kernels as tuples of literal
+    # integers, and every distinct literal type would compile the kernels
+    # again.
     return (np.int64(v[0]), np.int64(v[1]), np.int64(v[2]))
 
 
@@ -782,8 +757,8 @@ def numba_funcify_Conv(op, node, **kwargs):
 
     @numba_njit
     def conv_forward(x, w):
-        return drop(_forward(lift(x), lift(w), _int3(stride), _int3(dil),
-                             _int3(pad), _int3(pad_after),
+        return drop(_forward(lift(x), lift(w), _vec3(stride), _vec3(dil),
+                             _vec3(pad), _vec3(pad_after),
                              np.int64(groups), np.bool_(flip)))
 
     return conv_forward, _VERSION
@@ -800,7 +775,7 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
     @numba_njit
     def conv_grad_filters(x, gy, filter_shape):
         return drop(_grad_filters(lift(x), lift(gy), vec(filter_shape),
-                                  _int3(stride), _int3(dil), _int3(pad),
+                                  _vec3(stride), _vec3(dil), _vec3(pad),
                                   np.int64(groups), np.bool_(flip)))
 
     return conv_grad_filters, _VERSION
@@ -817,7 +792,7 @@ def numba_funcify_ConvGradInput(op, node, **kwargs):
     @numba_njit
     def conv_grad_input(w, gy, input_shape):
         return drop(_grad_input(lift(w), lift(gy), vec(input_shape),
-                                _int3(stride), _int3(dil), _int3(pad),
+                                _vec3(stride), _vec3(dil), _vec3(pad),
                                 np.int64(groups), np.bool_(flip)))
 
     return conv_grad_input, _VERSION
