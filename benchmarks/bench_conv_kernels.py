@@ -33,21 +33,26 @@ CASES = [
 ]
 
 
+GROUPS = np.int64(1)
+
+
 # The kernels are compiled without Python wrappers; these jitted
-# functions call them.
+# functions call them by symbol, as the Ops' compiled graphs do.
 @numba.njit
 def forward(x, w, pad):
-    return kernels._forward(x, w, ONE, ONE, pad, pad, 1, FLIP)
+    return kernels._call_forward(x, w, ONE, ONE, pad, pad, GROUPS, FLIP)
 
 
 @numba.njit
 def grad_input(w, gy, shape, pad):
-    return kernels._grad_input(w, gy, shape, ONE, ONE, pad, 1, FLIP)
+    return kernels._call_grad_input(w, gy, shape, ONE, ONE, pad, GROUPS,
+                                    FLIP)
 
 
 @numba.njit
 def grad_filters(x, gy, shape, pad):
-    return kernels._grad_filters(x, gy, shape, ONE, ONE, pad, 1, FLIP)
+    return kernels._call_grad_filters(x, gy, shape, ONE, ONE, pad, GROUPS,
+                                      FLIP)
 
 
 def best_ms(fn, *args, repeats=5):

@@ -44,18 +44,15 @@ assignment compiles a formatted shape-mismatch error message, which costs
 seconds of compile time.
 """
 
-import llvmlite.binding as llvm
 import numba
 import numpy as np
 from numba import prange, types
-from numba.core import cgutils
-from numba.core.errors import TypingError
-from numba.core.extending import intrinsic
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._cache import KERNEL_SALT
 from ._microkernel import TILE_ROWS, VECTOR_BYTES, tile1, tile2, tile4
+from ._exported import Exported
 from ._parallel import start_parallel_runtime
 from .conv import Conv, ConvGradFilters, ConvGradInput
 
@@ -385,19 +382,10 @@ def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
 
 # ---- the driver, compiled once per dtype and called by symbol --------------
 #
-# Numba links every callee's code into its caller and optimises it again
-# there. The driver holds all the kernels, and the graph function, the
-# Ops' wrappers and the entry points below each re-optimised it: about
-# 12 s of a cold compile. Instead it is compiled (or loaded from Numba's
-# cache) once per dtype, registered with LLVM under a stable name
-# (:func:`register_driver`), and the entry points call that name
-# (:func:`_call_run`), so its code is never linked into them. The name is
-# resolved when a caller is loaded, also from PyTensor's cache in a new
-# process, because every funcify registers the driver first.
-
-_DRIVER_NAME = "lasagne_conv_run_{}"
-_registered = set()
-
+# The driver holds all the kernels. Linked into its callers, it was
+# re-optimised in each of them: about 12 s of a cold compile. As an
+# Exported function (see :mod:`._exported`) it is compiled or loaded from
+# Numba's cache once per dtype and called by name.
 
 def _driver_signature(dtype):
     """The one argument signature :func:`_run` is compiled for."""
@@ -410,45 +398,8 @@ def _driver_signature(dtype):
             index)
 
 
-def register_driver(dtype):
-    """Compile (or load) the driver for `dtype` and register its symbol."""
-    name = _DRIVER_NAME.format(np.dtype(dtype).name)
-    if name in _registered:
-        return
-    signature = _driver_signature(dtype)
-    _run.compile(signature)
-    result = _run.overloads[signature]
-    llvm.add_symbol(name, result.library.get_pointer_to_function(
-        result.fndesc.llvm_func_name))
-    _registered.add(name)
-
-
-@intrinsic
-def _call_run(typingctx, mode, lanes, x, out, w, dims, up, stride, pad,
-              posoff, koff):
-    """Call the registered driver of `x`'s dtype (same arguments as
-    :func:`_run`, which must have exactly the driver's types)."""
-    args = (mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff)
-    if not isinstance(x, types.Array) or x.dtype not in (types.float32,
-                                                         types.float64):
-        raise TypingError("conv driver: x must be a float32/64 array")
-    expected = _driver_signature(str(x.dtype))
-    if tuple(args) != expected:
-        raise TypingError(f"conv driver: argument types {args} differ from "
-                          f"the compiled driver's {expected}")
-    name = _DRIVER_NAME.format(str(x.dtype))
-    # Any caller compiled here finds the symbol; callers loaded from a
-    # cache rely on the funcify functions, which register it first.
-    register_driver(str(x.dtype))
-
-    def codegen(context, builder, signature, llargs):
-        fnty = context.call_conv.get_function_type(types.none, signature.args)
-        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-        context.call_conv.call_function(builder, fn, types.none,
-                                        signature.args, llargs)
-        return context.get_dummy_value()
-
-    return types.void(*args), codegen
+_DRIVER = Exported("conv_run", _run, _driver_signature, dtype_arg=2)
+_call_run = _DRIVER.call
 
 
 @numba_njit
@@ -517,7 +468,8 @@ def _out_length(n, k, s, d):
     return (n - d * (k - 1) - 1) // s + 1
 
 
-@numba_njit
+@numba.njit(cache=True, nogil=True, boundscheck=False,
+            no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
     B, C, F, cg = x.shape[0], x.shape[1], w.shape[0], w.shape[1]
     if C != cg * groups or F % groups != 0:
@@ -587,7 +539,8 @@ def _grad_input_transposed(w, gy, in_shape, stride, dil, pad, groups, flip):
     return dx
 
 
-@numba_njit
+@numba.njit(cache=True, nogil=True, boundscheck=False,
+            no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
     B, F, cg = gy.shape[0], gy.shape[1], w.shape[1]
     if F != w.shape[0] or F % groups != 0:
@@ -639,7 +592,8 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
     return dx
 
 
-@numba_njit
+@numba.njit(cache=True, nogil=True, boundscheck=False,
+            no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip):
     B, C, F = x.shape[0], x.shape[1], gy.shape[1]
     if C % groups != 0 or F % groups != 0:
@@ -676,6 +630,31 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip):
                     for f in range(fg):
                         dw3[g * fg + f, c, tt] += row[f]
     return dw
+
+
+# ---- the entry points, also compiled once per dtype and called by symbol ---
+
+def _entry_signature(dtype):
+    """``(array, array, shape or stride, stride or dilation, dilation or
+    padding, padding, groups, flip)`` with 5-d C-contiguous arrays of
+    `dtype` and int64 triples: the arguments of all three entry points
+    (:func:`_forward` has a second padding where the others have a shape
+    first)."""
+    array = types.Array(numba.from_dtype(np.dtype(dtype)), 5, "C")
+    triple = types.UniTuple(types.int64, 3)
+    return (array, array, triple, triple, triple, triple, types.int64,
+            types.boolean)
+
+
+_FORWARD = Exported("conv_forward", _forward, _entry_signature,
+                    requires=[_DRIVER])
+_GRAD_INPUT = Exported("conv_grad_input", _grad_input, _entry_signature,
+                       requires=[_DRIVER])
+_GRAD_FILTERS = Exported("conv_grad_filters", _grad_filters,
+                         _entry_signature, requires=[_DRIVER])
+_call_forward = _FORWARD.call
+_call_grad_input = _GRAD_INPUT.call
+_call_grad_filters = _GRAD_FILTERS.call
 
 
 # ---- rank lifting: (B, C, *spatial) <-> (B, C, D, H, W) -------------------
@@ -750,16 +729,16 @@ def _lifted_params(op):
 @register_funcify_default_op_cache_key(Conv)
 def numba_funcify_Conv(op, node, **kwargs):
     start_parallel_runtime()
-    register_driver(node.outputs[0].type.dtype)
+    _FORWARD.register(node.outputs[0].type.dtype)
     lift, drop = _LIFT[op.nd], _DROP[op.nd]
     stride, dil, pad, pad_after = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip
 
     @numba_njit
     def conv_forward(x, w):
-        return drop(_forward(lift(x), lift(w), _vec3(stride), _vec3(dil),
-                             _vec3(pad), _vec3(pad_after),
-                             np.int64(groups), np.bool_(flip)))
+        return drop(_call_forward(lift(x), lift(w), _vec3(stride),
+                                  _vec3(dil), _vec3(pad), _vec3(pad_after),
+                                  np.int64(groups), np.bool_(flip)))
 
     return conv_forward, _VERSION
 
@@ -767,16 +746,16 @@ def numba_funcify_Conv(op, node, **kwargs):
 @register_funcify_default_op_cache_key(ConvGradFilters)
 def numba_funcify_ConvGradFilters(op, node, **kwargs):
     start_parallel_runtime()
-    register_driver(node.outputs[0].type.dtype)
+    _GRAD_FILTERS.register(node.outputs[0].type.dtype)
     lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
     stride, dil, pad, _ = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip
 
     @numba_njit
     def conv_grad_filters(x, gy, filter_shape):
-        return drop(_grad_filters(lift(x), lift(gy), vec(filter_shape),
-                                  _vec3(stride), _vec3(dil), _vec3(pad),
-                                  np.int64(groups), np.bool_(flip)))
+        return drop(_call_grad_filters(lift(x), lift(gy), vec(filter_shape),
+                                       _vec3(stride), _vec3(dil), _vec3(pad),
+                                       np.int64(groups), np.bool_(flip)))
 
     return conv_grad_filters, _VERSION
 
@@ -784,15 +763,15 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
 @register_funcify_default_op_cache_key(ConvGradInput)
 def numba_funcify_ConvGradInput(op, node, **kwargs):
     start_parallel_runtime()
-    register_driver(node.outputs[0].type.dtype)
+    _GRAD_INPUT.register(node.outputs[0].type.dtype)
     lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
     stride, dil, pad, _ = _lifted_params(op)
     groups, flip = op.groups, op.filter_flip
 
     @numba_njit
     def conv_grad_input(w, gy, input_shape):
-        return drop(_grad_input(lift(w), lift(gy), vec(input_shape),
-                                _vec3(stride), _vec3(dil), _vec3(pad),
-                                np.int64(groups), np.bool_(flip)))
+        return drop(_call_grad_input(lift(w), lift(gy), vec(input_shape),
+                                     _vec3(stride), _vec3(dil), _vec3(pad),
+                                     np.int64(groups), np.bool_(flip)))
 
     return conv_grad_input, _VERSION

@@ -1,15 +1,21 @@
-"""Cached graphs that link parallel kernels load safely in a new process.
+"""Cached graphs that call parallel kernels load safely in a new process.
 
 The sequence below crashed (SIGSEGV) before the funcify functions started
 Numba's threading layer: process 1 caches the conv kernel, process 2 links
 that cached kernel into a new graph and caches the graph whole, and process
 3 loads that graph, whose calls into the threading layer resolved to null.
+
+The kernels are now called by symbol (:mod:`lasagne.ops._exported`), and a
+graph loaded from the cache aborts the process ("Symbol not found") unless
+its funcify registered every symbol it calls: the gradient variant checks
+that for all three entry points.
 """
 import os
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 SCRIPT = """
 import sys
@@ -22,10 +28,19 @@ x = pt.tensor4("x", dtype="float64")
 w = pt.tensor4("w", dtype="float64")
 y = conv(x, w, padding=1)
 out = y if sys.argv[1] == "plain" else 2 * y
-f = pytensor.function([x, w], out, mode="NUMBA")
+if sys.argv[1] == "grads":
+    out = [out.sum(), *pytensor.grad((out ** 2).sum(), [x, w])]
+f = pytensor.function([x, w], out, mode=sys.argv[2])
 xv = np.arange(2 * 3 * 6 * 6, dtype="float64").reshape(2, 3, 6, 6) / 100
 wv = np.linspace(-1, 1, 4 * 3 * 3 * 3).reshape(4, 3, 3, 3)
-print(repr(float(f(xv, wv).sum())))
+results = f(xv, wv)
+if sys.argv[1] == "grads":
+    # Weighted sums, so that a misplaced gradient element shows.
+    results = [results[0]] + [(r * np.cos(np.arange(r.size)).reshape(r.shape)
+                               ).sum() for r in results[1:]]
+else:
+    results = [results]
+print(" ".join(repr(float(np.sum(r))) for r in results))
 """
 
 
@@ -46,10 +61,19 @@ def test_graph_cached_around_a_cached_parallel_kernel(tmp_path):
     env = dict(os.environ,
                PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
     results = []
-    for variant in ["plain", "scaled", "scaled"]:
-        run = subprocess.run([sys.executable, "-c", SCRIPT, variant],
-                             env=env, capture_output=True, text=True)
-        assert run.returncode == 0, (variant, run.returncode, run.stderr[-2000:])
-        results.append(float(run.stdout.split()[-1]))
-    np.testing.assert_allclose(results, [_expected(1), _expected(2),
-                                         _expected(2)], rtol=1e-12)
+    for variant in ["plain", "scaled", "scaled", "grads", "grads"]:
+        results.append(_run(variant, "NUMBA", env))
+    np.testing.assert_allclose(results[:3], [[_expected(1)], [_expected(2)],
+                                             [_expected(2)]], rtol=1e-12)
+    # The gradients against the Ops' numpy implementations.
+    reference = _run("grads", "FAST_COMPILE", env)
+    assert reference[0] == pytest.approx(_expected(2), rel=1e-12)
+    np.testing.assert_allclose(results[3], reference, rtol=1e-10)
+    np.testing.assert_allclose(results[4], reference, rtol=1e-10)
+
+
+def _run(variant, mode, env):
+    run = subprocess.run([sys.executable, "-c", SCRIPT, variant, mode],
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 0, (variant, run.returncode, run.stderr[-2000:])
+    return [float(v) for v in run.stdout.split()]
