@@ -19,7 +19,7 @@ from ._parallel import start_parallel_runtime
 from lasagne.ops.pool import MaxPoolGradGrad, Pool, PoolGrad
 
 # Bumped whenever the generated code changes, to invalidate Numba's cache.
-_KERNEL_VERSION = 4
+_KERNEL_VERSION = 5
 
 #: Whether the outermost (batch) loop is a ``prange``. On by default since
 #: OpenBLAS's idle threads no longer spin (:mod:`lasagne._blas_timeout`):
@@ -132,6 +132,34 @@ def _exact(op):
     return op.ignore_border and not any(op.pad)
 
 
+def _tiled(op):
+    """The windows tile the input from its start, without gaps or overlap:
+    every input element before the last window's end is in one window."""
+    return _exact(op) and tuple(op.stride) == tuple(op.ws)
+
+
+def _zero_remainder(src, op, ndim):
+    """Zero ``gx`` past the last window along each spatial axis: for axis
+    j, the slab at or beyond ``o{j} * stride`` within the windows' extent
+    along the axes before j and the whole extent of the axes after it."""
+    nd, nlead, lead = _geometry(op, ndim)
+    top = src.depth
+    at = ", ".join(lead + [f"d{j}" for j in range(nd)])
+    for j in range(nd):
+        for i, name in enumerate(lead):
+            src.open(f"for {name} in range(n{i}):")
+        for m in range(nd):
+            end = f"n{nlead + m}"
+            if m < j:
+                src.open(f"for d{m} in range(o{m} * {op.stride[m]}):")
+            elif m == j:
+                src.open(f"for d{m} in range(o{m} * {op.stride[m]}, {end}):")
+            else:
+                src.open(f"for d{m} in range({end}):")
+        src(f"gx[{at}] = 0")
+        src.depth = top
+
+
 def _cache_salt():
     """Integer mixed into Numba's cache key: kernel version and PARALLEL."""
     return 2 * (_KERNEL_VERSION + KERNEL_SALT) + bool(PARALLEL)
@@ -184,7 +212,10 @@ def numba_funcify_PoolGrad(op, node, **kwargs):
     nd, nlead, lead = _geometry(op, ndim)
     src = _Source()
     _header(src, op, ndim, "pool_grad", ["x", "gz"])
-    src("gx = np.zeros(x.shape, gz.dtype)")
+    tiled = _tiled(op)
+    # Tiling windows write every element they cover; only the remainder
+    # past the last window needs zeros (saves a pass over the input).
+    src(f"gx = np.{'empty' if tiled else 'zeros'}(x.shape, gz.dtype)")
     top = src.depth
     _loops(src, op, ndim, _exact(op))
     out_at = ", ".join(lead + [f"a{j}" for j in range(nd)])
@@ -205,6 +236,8 @@ def numba_funcify_PoolGrad(op, node, **kwargs):
         _window(src, nd)
         src(f"gx[{gx_at}] {update} share")
     src.depth = top
+    if tiled:
+        _zero_remainder(src, op, ndim)
     src("return gx")
     return _compile(src, "pool_grad"), _cache_salt()
 

@@ -59,6 +59,9 @@ GEOMETRIES = [
     ((1, 2, 5, 4, 5), (2, 2, 3), (3, 2, 2), (0, 0, 0), False),
     ((6, 5), (2, 2), (2, 2), (0, 0), False),
     ((2, 1, 2, 2, 5, 5), (2, 2), (1, 1), (1, 1), True),
+    # windows tiling the input, with a remainder along every axis
+    ((1, 2, 5, 4, 7), (2, 2, 3), (2, 2, 3), (0, 0, 0), True),
+    ((2, 3, 9), (2,), (3,), (0,), True),
 ]
 MODES = ["max", "average_inc_pad", "average_exc_pad"]
 
@@ -153,6 +156,9 @@ PARITY = [
     (GEOMETRIES[7], "average_exc_pad"),
     (GEOMETRIES[9], "max"),
     (GEOMETRIES[10], "average_exc_pad"),
+    (GEOMETRIES[13], "max"),
+    (GEOMETRIES[13], "average_exc_pad"),
+    (GEOMETRIES[14], "max"),
 ]
 
 
