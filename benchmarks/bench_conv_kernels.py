@@ -52,7 +52,7 @@ def grad_input(w, gy, shape, pad):
 @numba.njit
 def grad_filters(x, gy, shape, pad):
     return kernels._call_grad_filters(x, gy, shape, ONE, ONE, pad, GROUPS,
-                                      FLIP)
+                                      FLIP, np.bool_(False))[0]
 
 
 def best_ms(fn, *args, repeats=5):

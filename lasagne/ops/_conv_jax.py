@@ -17,14 +17,14 @@ from pytensor.link.jax.dispatch.shape import JAXShapeTuple
 from pytensor.tensor.basic import MakeVector
 from pytensor.tensor.elemwise import DimShuffle
 
-from .conv import Conv, ConvGradFilters, ConvGradInput
+from .conv import Conv, ConvGradFilters, ConvGradFiltersBias, ConvGradInput
 
 _DIMENSION_NUMBERS = {1: ("NCH", "OIH", "NCH"),
                       2: ("NCHW", "OIHW", "NCHW"),
                       3: ("NCDHW", "OIDHW", "NCDHW")}
 
 
-@node_rewriter([ConvGradInput, ConvGradFilters])
+@node_rewriter([ConvGradInput, ConvGradFilters, ConvGradFiltersBias])
 def conv_shape_as_tuple(fgraph, node):
     """Keep the shape input of the gradient Ops concrete under ``jax.jit``.
 
@@ -110,3 +110,16 @@ def jax_funcify_ConvGradFilters(op, node=None, **kwargs):
         return transpose(gy)[0]
 
     return conv_grad_filters
+
+
+@jax_funcify.register(ConvGradFiltersBias)
+def jax_funcify_ConvGradFiltersBias(op, node=None, **kwargs):
+    grad_filters = jax_funcify_ConvGradFilters(op, node=node)
+    axes = (0,) + tuple(range(2, op.nd + 2))
+
+    def conv_grad_filters_bias(x, gy, filter_shape):
+        # PyTensor's JAX backend enables 64-bit types.
+        db = jnp.sum(gy, axis=axes, dtype=jnp.float64).astype(gy.dtype)
+        return grad_filters(x, gy, filter_shape), db
+
+    return conv_grad_filters_bias

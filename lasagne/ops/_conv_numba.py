@@ -54,14 +54,14 @@ from ._cache import KERNEL_SALT
 from ._microkernel import TILE_ROWS, VECTOR_BYTES, tile1, tile2, tile4
 from ._exported import Exported
 from ._parallel import start_parallel_runtime
-from .conv import Conv, ConvGradFilters, ConvGradInput
+from .conv import Conv, ConvGradFilters, ConvGradFiltersBias, ConvGradInput
 
 #: The batch is split into this many lanes (fewer for a smaller batch),
 #: which Numba's threads share. A constant, not ``numba.get_num_threads()``:
 #: that call would keep PyTensor from caching the compiled graph on disk.
 LANES = 16
 
-FORWARD, GRAD_FILTERS, GRAD_INPUT, FORWARD_WIDE = 0, 1, 2, 3
+FORWARD, GRAD_FILTERS, GRAD_INPUT, FORWARD_WIDE, GRAD_FILTERS_BIAS = range(5)
 
 #: Slack entries after each offset table, so that a tile's last rows can
 #: repeat a valid offset (their results are dropped).
@@ -249,10 +249,12 @@ def _forward_wide_lane(lane, lanes, x, yf, wf, dims, up, pad, oshape, koff):
 
 @numba_njit
 def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
-                       koff):
+                       koff, bias):
     """This lane's filter gradient, block `lane` of ``part`` (flat
     ``(lanes, groups, Kg + slack, Fpad)``), summed over its samples of the
-    output gradient ``gf`` (flat ``(B, F, P)``)."""
+    output gradient ``gf`` (flat ``(B, F, P)``). With `bias`, also the
+    lane's sums of ``gf`` per channel, accumulated in float64, in row
+    `lane` of the ``(lanes, F)`` block after those."""
     F, P, groups, K, Fpad = dims
     B, C = x.shape[0], x.shape[1]
     cg, fg = C // groups, F // groups
@@ -265,6 +267,7 @@ def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
     pf = part[lane * block:(lane + 1) * block]
     for i in range(block):
         pf[i] = 0
+    sums = np.zeros(F if bias else 0, dtype=np.float64)
     for b in range(lane * B // lanes, (lane + 1) * B // lanes):
         for g in range(groups):
             _copy_padded(xf, (b * C + g * cg) * S, cg,
@@ -275,8 +278,16 @@ def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
                 p1 = min(P, p0 + 64)
                 for f in range(fg):
                     at = (b * F + g * fg + f) * P
-                    for p in range(p0, p1):
-                        gt[p * Fpad + f] = gf[at + p]
+                    if bias:
+                        total = 0.0
+                        for p in range(p0, p1):
+                            v = gf[at + p]
+                            gt[p * Fpad + f] = v
+                            total += v
+                        sums[g * fg + f] += total
+                    else:
+                        for p in range(p0, p1):
+                            gt[p * Fpad + f] = gf[at + p]
             col = 0
             while col < Fpad:
                 nv, rows = _block((Fpad - col) // vl)
@@ -284,6 +295,10 @@ def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
                     _tile(nv, pf, (g * (K + _SLACK) + k0) * Fpad + col, Fpad,
                           xp, koff, k0, posoff, P, gt, col, Fpad, True)
                 col += nv * vl
+    if bias:
+        tail = lanes * block + lane * F
+        for f in range(F):
+            part[tail + f] = sums[f]
 
 
 @numba_njit
@@ -358,7 +373,8 @@ def _grad_input_lane(lane, lanes, gy, dxf, wf, dims, up, stride, pad,
 def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
     """One lane per iteration, in Numba's threads. FORWARD writes ``out``
     from the tiled filters ``w``; GRAD_FILTERS sums the output gradient
-    ``w`` into the per-lane blocks of ``out``; GRAD_INPUT writes ``out``
+    ``w`` into the per-lane blocks of ``out`` (GRAD_FILTERS_BIAS also sums
+    it per channel, after those blocks); GRAD_INPUT writes ``out``
     from the output gradient ``x`` and the per-tap filters ``w``, with
     ``posoff`` the input's spatial shape and ``koff`` the taps' offsets;
     FORWARD_WIDE writes ``out`` from the filters ``w`` (flat ``(F, Kg)``),
@@ -369,9 +385,9 @@ def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
         if mode == FORWARD:
             _forward_lane(np.int64(lane), lanes, x, out, w, dims, up, pad,
                           posoff, koff)
-        elif mode == GRAD_FILTERS:
+        elif mode == GRAD_FILTERS or mode == GRAD_FILTERS_BIAS:
             _grad_filters_lane(np.int64(lane), lanes, x, out, w, dims, up,
-                               pad, posoff, koff)
+                               pad, posoff, koff, mode == GRAD_FILTERS_BIAS)
         elif mode == GRAD_INPUT:
             _grad_input_lane(np.int64(lane), lanes, x, out, w, dims, up,
                              stride, pad, posoff, koff)
@@ -594,7 +610,9 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
 
 @numba.njit(cache=True, nogil=True, boundscheck=False,
             no_cpython_wrapper=True, no_cfunc_wrapper=True)
-def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip):
+def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip, bias):
+    """The filter gradient and, with `bias`, ``gy.sum(axis=(0, 2, 3, 4))``
+    (accumulated in float64); without, an empty second array."""
     B, C, F = x.shape[0], x.shape[1], gy.shape[1]
     if C % groups != 0 or F % groups != 0:
         raise ValueError("ConvGradFilters: channels not divisible by groups")
@@ -612,24 +630,31 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip):
     posoff, koff = _offsets(up, cg, ksize, stride, dil, oshape)
     lanes = _lanes(B)
     Fpad = _padded_columns(fg, x.itemsize)
-    part = np.empty((lanes, groups, K + _SLACK, Fpad), dtype=x.dtype)
+    block = groups * (K + _SLACK) * Fpad
+    part = np.empty(lanes * block + (lanes * F if bias else 0), dtype=x.dtype)
     P = oshape[0] * oshape[1] * oshape[2]
     dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
             np.int64(Fpad))
-    _call_run(np.int64(GRAD_FILTERS), lanes, x, part.reshape(-1),
+    mode = GRAD_FILTERS_BIAS if bias else GRAD_FILTERS
+    _call_run(np.int64(mode), lanes, x, part,
               np.ascontiguousarray(gy).reshape(-1), dims, up,
               (np.int64(1), np.int64(1), np.int64(1)), pad, posoff, koff)
+    blocks = part[:lanes * block].reshape((lanes, groups, K + _SLACK, Fpad))
     dw = np.zeros((F, cg, ksize[0], ksize[1], ksize[2]), dtype=x.dtype)
     dw3 = dw.reshape((F, cg, taps))
     for lane in range(lanes):
         for g in range(groups):
             for c in range(cg):
                 for t in range(taps):
-                    row = part[lane, g, c * taps + t]
+                    row = blocks[lane, g, c * taps + t]
                     tt = _tap(t, taps, flip)
                     for f in range(fg):
                         dw3[g * fg + f, c, tt] += row[f]
-    return dw
+    db = np.zeros(F if bias else 0, dtype=np.float64)
+    for lane in range(lanes if bias else 0):
+        for f in range(F):
+            db[f] += part[lanes * block + lane * F + f]
+    return dw, db.astype(x.dtype)
 
 
 # ---- the entry points, also compiled once per dtype and called by symbol ---
@@ -651,7 +676,8 @@ _FORWARD = Exported("conv_forward", _forward, _entry_signature,
 _GRAD_INPUT = Exported("conv_grad_input", _grad_input, _entry_signature,
                        requires=[_DRIVER])
 _GRAD_FILTERS = Exported("conv_grad_filters", _grad_filters,
-                         _entry_signature, requires=[_DRIVER])
+                         lambda dtype: _entry_signature(dtype)
+                         + (types.boolean,), requires=[_DRIVER])
 _call_forward = _FORWARD.call
 _call_grad_input = _GRAD_INPUT.call
 _call_grad_filters = _GRAD_FILTERS.call
@@ -753,11 +779,32 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
 
     @numba_njit
     def conv_grad_filters(x, gy, filter_shape):
-        return drop(_call_grad_filters(lift(x), lift(gy), vec(filter_shape),
-                                       _vec3(stride), _vec3(dil), _vec3(pad),
-                                       np.int64(groups), np.bool_(flip)))
+        dw, _ = _call_grad_filters(lift(x), lift(gy), vec(filter_shape),
+                                   _vec3(stride), _vec3(dil), _vec3(pad),
+                                   np.int64(groups), np.bool_(flip),
+                                   np.bool_(False))
+        return drop(dw)
 
     return conv_grad_filters, _VERSION
+
+
+@register_funcify_default_op_cache_key(ConvGradFiltersBias)
+def numba_funcify_ConvGradFiltersBias(op, node, **kwargs):
+    start_parallel_runtime()
+    _GRAD_FILTERS.register(node.outputs[0].type.dtype)
+    lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
+    stride, dil, pad, _ = _lifted_params(op)
+    groups, flip = op.groups, op.filter_flip
+
+    @numba_njit
+    def conv_grad_filters_bias(x, gy, filter_shape):
+        dw, db = _call_grad_filters(lift(x), lift(gy), vec(filter_shape),
+                                    _vec3(stride), _vec3(dil), _vec3(pad),
+                                    np.int64(groups), np.bool_(flip),
+                                    np.bool_(True))
+        return drop(dw), db
+
+    return conv_grad_filters_bias, _VERSION
 
 
 @register_funcify_default_op_cache_key(ConvGradInput)

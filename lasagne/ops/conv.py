@@ -29,13 +29,17 @@ import numbers
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.gradient import disconnected_type
+from pytensor.gradient import DisconnectedType, disconnected_type
+from pytensor.compile import optdb
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
+from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.scalar import upcast
+from pytensor.tensor.math import Sum
 from pytensor.tensor.type import TensorType
 
-__all__ = ["Conv", "ConvGradInput", "ConvGradFilters", "conv",
+__all__ = ["Conv", "ConvGradInput", "ConvGradFilters", "ConvGradFiltersBias",
+           "conv",
            "conv_transpose", "conv_grad_input", "conv_grad_filters",
            "conv_output_shape", "normalize_padding",
            "conv2d", "conv3d", "conv2d_grad_wrt_inputs",
@@ -440,6 +444,56 @@ class ConvGradFilters(_ConvOpBase):
         return [g_x, g_gy, disconnected_type()]
 
 
+class ConvGradFiltersBias(_ConvOpBase):
+    """:class:`ConvGradFilters` and the gradient of a per-channel bias,
+    ``gy.sum(axis=(0, 2, ...))``, in one pass over ``gy``.
+
+    Not built by hand: the rewrite :func:`fuse_conv_bias_gradient`
+    introduces it where a graph sums the same output gradient over the
+    batch and spatial axes (a convolution layer's bias gradient). The sum
+    accumulates in float64 like PyTensor's ``Sum``.
+    """
+
+    def make_node(self, x, gy, filter_shape):
+        plain = ConvGradFilters(**self.params_dict()).make_node(
+            x, gy, filter_shape)
+        [dw], gy = plain.outputs, plain.inputs[1]
+        db = self._output_type(dw.dtype, (gy.type.shape[1],))
+        return Apply(self, plain.inputs, [dw.type(), db])
+
+    def perform(self, node, inputs, outputs):
+        x, gy, ksp = inputs
+        outputs[0][0] = conv_grad_filters_numpy(
+            x, gy, tuple(int(k) for k in ksp), self).astype(
+            node.outputs[0].dtype, copy=False)
+        axes = (0,) + tuple(range(2, gy.ndim))
+        outputs[1][0] = gy.sum(axis=axes, dtype="float64").astype(
+            node.outputs[1].dtype)
+
+    def infer_shape(self, fgraph, node, shapes):
+        x, gy, ksp = node.inputs
+        xs, gys, _ = shapes
+        return [(gys[1], xs[1] // self.groups,
+                 *[ksp[i] for i in range(self.nd)]), (gys[1],)]
+
+    def connection_pattern(self, node):
+        return [[True, False], [True, True], [False, False]]
+
+    def pullback(self, inputs, outputs, cotangents):
+        x, gy, ksp = inputs
+        g_dw, g_db = cotangents
+        p = self.params_dict()
+        g_x, g_gy = disconnected_type(), None
+        if not isinstance(g_dw.type, DisconnectedType):
+            g_x = ConvGradInput(**p)(g_dw, gy, _shape_vector(x, self.nd))
+            g_gy = Conv(**p)(x, g_dw)
+        if not isinstance(g_db.type, DisconnectedType):
+            spread = g_db.dimshuffle(("x", 0) + ("x",) * self.nd)
+            g_gy = spread + pt.zeros_like(gy) if g_gy is None else \
+                g_gy + spread
+        return [g_x, g_gy, disconnected_type()]
+
+
 # --------------------------------------------------------------------------
 # Functions
 # --------------------------------------------------------------------------
@@ -742,6 +796,40 @@ def _theano_transpose(nd, output_grad, filters, input_shape, filter_shape,
                                             params["pad_after"])),
                           dilation=params["dilation"], groups=num_groups,
                           filter_flip=filter_flip)
+
+
+# --------------------------------------------------------------------------
+# Rewrites
+# --------------------------------------------------------------------------
+
+@node_rewriter([Sum])
+def fuse_conv_bias_gradient(fgraph, node):
+    """``gy.sum(axis=(0, 2, ...))`` beside ``ConvGradFilters(x, gy)`` ->
+    one :class:`ConvGradFiltersBias`, which sums ``gy`` while the filter
+    gradient reads it (a convolution layer's bias and filter gradients).
+
+    Registered for the Numba backend, where it saves a pass over the
+    output gradient, the largest tensor of a CNN's backward pass.
+    """
+    [gy] = node.inputs
+    nd = gy.ndim - 2
+    out = node.outputs[0]
+    axes = node.op.axis
+    if (nd not in (1, 2, 3) or axes is None or out.dtype != gy.dtype
+            or tuple(sorted(axes)) != (0,) + tuple(range(2, gy.ndim))):
+        return None
+    for client, position in fgraph.clients[gy]:
+        if (type(client.op) is ConvGradFilters and position == 1
+                and client.op.nd == nd):
+            x, _, filter_shape = client.inputs
+            dw, db = ConvGradFiltersBias(**client.op.params_dict())(
+                x, gy, filter_shape)
+            return {out: db, client.outputs[0]: dw}
+    return None
+
+
+optdb.register("lasagne_fuse_conv_bias_gradient",
+               in2out(fuse_conv_bias_gradient), "numba", position=49.3)
 
 
 from . import _conv_numba  # noqa: E402,F401  (registers the Numba kernels)

@@ -9,7 +9,8 @@ import pytest
 from pytensor.compile.mode import get_mode
 from pytensor.gradient import verify_grad
 
-from lasagne.ops.conv import (Conv, ConvGradFilters, ConvGradInput, conv,
+from lasagne.ops.conv import (Conv, ConvGradFilters, ConvGradFiltersBias,
+                              ConvGradInput, conv,
                               conv2d, conv2d_grad_wrt_inputs, conv3d,
                               conv_grad_filters, conv_transpose,
                               normalize_padding)
@@ -333,3 +334,84 @@ def test_theano_style_functions():
         v, k, (1,) * 3, (1,) * 3, (0,) * 3, (0,) * 3, 1, True))
     with pytest.raises(NotImplementedError, match="unshared"):
         conv2d(xs, ws, unshared=True)
+
+
+BIAS_CASES = [KERNEL_CASES[i] for i in (0, 2, 4, 5)]
+
+
+@pytest.mark.parametrize("case", BIAS_CASES,
+                         ids=[KERNEL_IDS[i] for i in (0, 2, 4, 5)])
+def test_bias_gradient_fused_into_filter_gradient(case):
+    """Under Numba, a convolution layer's bias gradient (the output
+    gradient summed over batch and space) comes from the filter-gradient
+    kernel; both gradients equal the numpy references."""
+    nd, dtype = case[0], case[10]
+    x, w, p = make_case(case[:10], dtype=dtype, seed=6)
+    rng = np.random.default_rng(7)
+    b = rng.uniform(-1, 1, w.shape[0]).astype(dtype)
+    y_ref = reference_conv(x, w, p["stride"], p["dilation"], p["pad_before"],
+                           p["pad_after"], p["groups"], True)
+    r = rng.uniform(-1, 1, y_ref.shape).astype(dtype)
+    xs, ws, rs = (tensor(nd, n, dtype) for n in ("x", "w", "r"))
+    bs = pt.vector("b", dtype=dtype)
+    y = Conv(**p)(xs, ws) + bs.dimshuffle(("x", 0) + ("x",) * nd)
+    grads = pytensor.grad((pt.tanh(y) * rs).sum(), [ws, bs])
+    f = pytensor.function([xs, ws, bs, rs], grads, mode="NUMBA")
+    ops = {type(n.op) for n in f.maker.fgraph.apply_nodes}
+    assert ConvGradFiltersBias in ops and ConvGradFilters not in ops
+    dw, db = f(x, w, b, r)
+    gy = (1 - np.tanh(y_ref + b.reshape((-1,) + (1,) * nd)) ** 2) * r
+    np.testing.assert_allclose(
+        db, gy.sum(axis=(0,) + tuple(range(2, nd + 2))), rtol=1e-5,
+        atol=1e-5)
+    dw_ref = pytensor.function([xs, ws, bs, rs], grads[0], mode=FAST)(
+        x, w, b, r)
+    tol = 2e-5 if dtype == "float32" else 1e-11
+    np.testing.assert_allclose(dw, dw_ref, rtol=tol, atol=tol)
+    assert dw.dtype == dtype and db.dtype == dtype
+
+
+def test_bias_gradient_not_fused_for_other_sums():
+    """A sum over other axes, or into another dtype, is left alone."""
+    xs, gys = tensor(2, "x", "float32"), tensor(2, "gy", "float32")
+    dw = ConvGradFilters(stride=(1, 1), dilation=(1, 1), pad_before=(0, 0),
+                         pad_after=(0, 0))(xs, gys, (3, 3))
+    for other in [gys.sum(axis=(0, 2)), gys.sum(axis=(0, 2, 3),
+                                                dtype="float64")]:
+        f = pytensor.function([xs, gys], [dw, other], mode="NUMBA")
+        ops = {type(n.op) for n in f.maker.fgraph.apply_nodes}
+        assert ConvGradFilters in ops and ConvGradFiltersBias not in ops
+
+
+def test_conv_grad_filters_bias_verify_grad():
+    """The fused Op's pullback, through both outputs."""
+    x, w, p = make_case(CASES[3])
+    y = reference_conv(x, w, p["stride"], p["dilation"], p["pad_before"],
+                       p["pad_after"], p["groups"], True)
+    gy = np.random.default_rng(8).uniform(-1, 1, y.shape)
+    k_sp = np.asarray(w.shape[2:], dtype="int64")
+    op = ConvGradFiltersBias(**p)
+
+    def both(a, b):
+        dw, db = op(a, b, k_sp)
+        return pt.concatenate([dw.ravel(), 3 * db])
+
+    verify_grad(both, [x, gy], rng=np.random.default_rng(0), mode=PY_MODE)
+    verify_grad(lambda a, b: op(a, b, k_sp)[1], [x, gy],
+                rng=np.random.default_rng(1), mode=PY_MODE)
+
+
+@pytest.mark.parametrize("backend", backend_params())
+def test_conv_grad_filters_bias_backends_agree(backend):
+    x, w, p = make_case(CASES[6], dtype="float32")
+    y = reference_conv(x, w, p["stride"], p["dilation"], p["pad_before"],
+                       p["pad_after"], p["groups"], True)
+    gy = np.random.default_rng(9).uniform(-1, 1, y.shape).astype("float32")
+    xs, gys = tensor(3, "x", "float32"), tensor(3, "gy", "float32")
+    outputs = ConvGradFiltersBias(**p)(xs, gys, w.shape[2:])
+    expected = pytensor.function([xs, gys], outputs, mode=FAST)(x, gy)
+    np.testing.assert_allclose(expected[1], gy.sum(axis=(0, 2, 3, 4)),
+                               rtol=1e-5)
+    got = run_on_backend(backend, [xs, gys], outputs, [x, gy])
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=2e-4, atol=2e-4)
