@@ -252,22 +252,26 @@ def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
                        koff, bias):
     """This lane's filter gradient, block `lane` of ``part`` (flat
     ``(lanes, groups, Kg + slack, Fpad)``), summed over its samples of the
-    output gradient ``gf`` (flat ``(B, F, P)``). With `bias`, also the
-    lane's sums of ``gf`` per channel, accumulated in float64, in row
-    `lane` of the ``(lanes, F)`` block after those."""
+    output gradient ``gf`` (flat ``(B, F, P)``). With `bias`, row Kg of
+    each group's block also gets the sums of ``gf`` over positions: the
+    padded buffer ends with a channel of ones, which ``koff[Kg]`` points
+    to, so the tile computes them with the filter gradient."""
     F, P, groups, K, Fpad = dims
     B, C = x.shape[0], x.shape[1]
     cg, fg = C // groups, F // groups
     S = x.shape[2] * x.shape[3] * x.shape[4]
     vl = _lanes_of(x.itemsize)
-    xp = np.zeros(cg * up[0] * up[1] * up[2], dtype=x.dtype)
+    V = up[0] * up[1] * up[2]
+    xp = np.zeros(cg * V + (V if bias else 0), dtype=x.dtype)
+    for i in range(cg * V, xp.size):
+        xp[i] = 1
+    rows_used = K + 1 if bias else K
     gt = np.zeros(P * Fpad, dtype=x.dtype)
     xf = x.reshape(-1)
     block = groups * (K + _SLACK) * Fpad
     pf = part[lane * block:(lane + 1) * block]
     for i in range(block):
         pf[i] = 0
-    sums = np.zeros(F if bias else 0, dtype=np.float64)
     for b in range(lane * B // lanes, (lane + 1) * B // lanes):
         for g in range(groups):
             _copy_padded(xf, (b * C + g * cg) * S, cg,
@@ -278,27 +282,15 @@ def _grad_filters_lane(lane, lanes, x, part, gf, dims, up, pad, posoff,
                 p1 = min(P, p0 + 64)
                 for f in range(fg):
                     at = (b * F + g * fg + f) * P
-                    if bias:
-                        total = 0.0
-                        for p in range(p0, p1):
-                            v = gf[at + p]
-                            gt[p * Fpad + f] = v
-                            total += v
-                        sums[g * fg + f] += total
-                    else:
-                        for p in range(p0, p1):
-                            gt[p * Fpad + f] = gf[at + p]
+                    for p in range(p0, p1):
+                        gt[p * Fpad + f] = gf[at + p]
             col = 0
             while col < Fpad:
                 nv, rows = _block((Fpad - col) // vl)
-                for k0 in range(0, K, rows):
+                for k0 in range(0, rows_used, rows):
                     _tile(nv, pf, (g * (K + _SLACK) + k0) * Fpad + col, Fpad,
                           xp, koff, k0, posoff, P, gt, col, Fpad, True)
                 col += nv * vl
-    if bias:
-        tail = lanes * block + lane * F
-        for f in range(F):
-            part[tail + f] = sums[f]
 
 
 @numba_njit
@@ -374,7 +366,7 @@ def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
     """One lane per iteration, in Numba's threads. FORWARD writes ``out``
     from the tiled filters ``w``; GRAD_FILTERS sums the output gradient
     ``w`` into the per-lane blocks of ``out`` (GRAD_FILTERS_BIAS also sums
-    it per channel, after those blocks); GRAD_INPUT writes ``out``
+    it per channel, in row Kg of those blocks); GRAD_INPUT writes ``out``
     from the output gradient ``x`` and the per-tap filters ``w``, with
     ``posoff`` the input's spatial shape and ``koff`` the taps' offsets;
     FORWARD_WIDE writes ``out`` from the filters ``w`` (flat ``(F, Kg)``),
@@ -612,7 +604,8 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
             no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip, bias):
     """The filter gradient and, with `bias`, ``gy.sum(axis=(0, 2, 3, 4))``
-    (accumulated in float64); without, an empty second array."""
+    (each lane's sum in the dtype, summed over the lanes in float64);
+    without, an empty second array."""
     B, C, F = x.shape[0], x.shape[1], gy.shape[1]
     if C % groups != 0 or F % groups != 0:
         raise ValueError("ConvGradFilters: channels not divisible by groups")
@@ -630,8 +623,13 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip, bias):
     posoff, koff = _offsets(up, cg, ksize, stride, dil, oshape)
     lanes = _lanes(B)
     Fpad = _padded_columns(fg, x.itemsize)
+    if bias:
+        # The extra row, for the channel of ones after the padded input.
+        ones = cg * up[0] * up[1] * up[2]
+        for i in range(K, K + _SLACK):
+            koff[i] = ones
     block = groups * (K + _SLACK) * Fpad
-    part = np.empty(lanes * block + (lanes * F if bias else 0), dtype=x.dtype)
+    part = np.empty(lanes * block, dtype=x.dtype)
     P = oshape[0] * oshape[1] * oshape[2]
     dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
             np.int64(Fpad))
@@ -652,8 +650,9 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip, bias):
                         dw3[g * fg + f, c, tt] += row[f]
     db = np.zeros(F if bias else 0, dtype=np.float64)
     for lane in range(lanes if bias else 0):
-        for f in range(F):
-            db[f] += part[lanes * block + lane * F + f]
+        for g in range(groups):
+            for f in range(fg):
+                db[g * fg + f] += blocks[lane, g, K, f]
     return dw, db.astype(x.dtype)
 
 
