@@ -17,7 +17,10 @@ through the tables directly, so no im2col matrix is ever built:
   written to the output's ``(F, P)`` layout.
 * filter gradient: rows are taps, steps are output positions, and ``M`` is
   the sample's output gradient transposed to ``(P, F)``; each lane sums
-  into its own ``(K, F)`` block, reduced over the lanes at the end.
+  into its own ``(K, F)`` block, reduced over the lanes at the end. For
+  :class:`~lasagne.ops.conv.ConvGradFiltersBias` the buffer ends with a
+  channel of ones and the block with one more row, which becomes the sum
+  of the output gradient over positions: the bias gradient, for free.
 * input gradient, two ways. Where it has about as many positions as the
   output and stride 1 ('same' convolutions), it is the forward kernel run
   on the output gradient, padded so that the result has the input's shape,
@@ -34,6 +37,10 @@ The forward pass has a second form too: with stride 1 and few taps (a
 first layer on one input channel), the tile's rows are filters and its
 vectors run along whole padded rows of the input, which spends a few
 wasted positions at the row ends instead of transposing every output.
+
+The driver (:func:`_run`) and the three entry points are compiled once per
+dtype and machine and called by symbol (:mod:`lasagne.ops._exported`), so
+a new graph compiles only the few lines that call them.
 
 Threads. The batch is split into contiguous *lanes* that Numba's threads
 share, through a single ``prange`` (:func:`_run`) for both kernels, because

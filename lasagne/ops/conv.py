@@ -5,7 +5,10 @@ Three Ops share one set of parameters (:class:`ConvParams`):
 * :class:`Conv` computes ``y = conv(x, w)``;
 * :class:`ConvGradInput` computes the gradient of ``<conv(x, w), gy>`` with
   respect to ``x``; it is also the *transposed convolution*;
-* :class:`ConvGradFilters` computes that gradient with respect to ``w``.
+* :class:`ConvGradFilters` computes that gradient with respect to ``w``;
+  :class:`ConvGradFiltersBias` also sums ``gy`` per channel (a layer's bias
+  gradient), and the rewrite :func:`fuse_conv_bias_gradient` puts it in
+  Numba graphs where both are computed.
 
 Layouts: inputs are ``(batch, channels, *spatial)``, filters are
 ``(out_channels, in_channels // groups, *kernel)``. ``filter_flip=True``
@@ -39,7 +42,7 @@ from pytensor.tensor.math import Sum
 from pytensor.tensor.type import TensorType
 
 __all__ = ["Conv", "ConvGradInput", "ConvGradFilters", "ConvGradFiltersBias",
-           "conv",
+           "fuse_conv_bias_gradient", "conv",
            "conv_transpose", "conv_grad_input", "conv_grad_filters",
            "conv_output_shape", "normalize_padding",
            "conv2d", "conv3d", "conv2d_grad_wrt_inputs",
