@@ -77,3 +77,43 @@ def _run(variant, mode, env):
                          env=env, capture_output=True, text=True)
     assert run.returncode == 0, (variant, run.returncode, run.stderr[-2000:])
     return [float(v) for v in run.stdout.split()]
+
+
+RECURRENT_SCRIPT = """
+import sys
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from lasagne.ops.recurrent import RecurrenceForward
+
+x = pt.tensor3("x")
+w = pt.matrix("w")
+c0, h0 = pt.matrix("c0"), pt.matrix("h0")
+lstm = RecurrenceForward("lstm", ["sigmoid", "sigmoid", "tanh", "sigmoid",
+                                  "tanh"])
+hid, cell, _ = lstm(x, w, c0, h0)
+cost = (hid * np.cos(np.arange(3 * 2 * 4)).reshape(3, 2, 4)).sum()
+f = pytensor.function([x, w, c0, h0],
+                      [cost, *pytensor.grad(cost, [x, w, c0, h0])],
+                      mode=sys.argv[1])
+rng = np.random.default_rng(0)
+values = [rng.normal(size=s) for s in [(3, 2, 16), (4, 16), (2, 4), (2, 4)]]
+print(" ".join(repr(float(np.sum(r * np.cos(np.arange(np.size(r))).reshape(
+    np.shape(r))))) for r in f(*values)))
+"""
+
+
+def test_cached_recurrence_graph_loads_in_a_new_process(tmp_path):
+    """The recurrence kernels are called by symbol too: a graph loaded
+    from PyTensor's cache in a new process finds them."""
+    env = dict(os.environ,
+               PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
+    results = []
+    for mode in ["NUMBA", "NUMBA", "FAST_COMPILE"]:
+        run = subprocess.run([sys.executable, "-c", RECURRENT_SCRIPT, mode],
+                             env=env, capture_output=True, text=True)
+        assert run.returncode == 0, (mode, run.returncode, run.stderr[-2000:])
+        results.append([float(v) for v in run.stdout.split()])
+    assert len(results[2]) == 5
+    np.testing.assert_allclose(results[0], results[2], rtol=1e-10)
+    np.testing.assert_allclose(results[1], results[2], rtol=1e-10)
