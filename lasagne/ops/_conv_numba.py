@@ -775,8 +775,9 @@ def numba_funcify_Conv(op, node, **kwargs):
     return conv_forward, _VERSION
 
 
-@register_funcify_default_op_cache_key(ConvGradFilters)
-def numba_funcify_ConvGradFilters(op, node, **kwargs):
+def _grad_filters_funcify(op, node, bias):
+    """The filter gradient's jitted function; with `bias`, it returns the
+    bias gradient too (:class:`ConvGradFiltersBias`)."""
     start_parallel_runtime()
     _GRAD_FILTERS.register(node.outputs[0].type.dtype)
     lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
@@ -785,32 +786,25 @@ def numba_funcify_ConvGradFilters(op, node, **kwargs):
 
     @numba_njit
     def conv_grad_filters(x, gy, filter_shape):
-        dw, _ = _call_grad_filters(lift(x), lift(gy), vec(filter_shape),
-                                   _vec3(stride), _vec3(dil), _vec3(pad),
-                                   np.int64(groups), np.bool_(flip),
-                                   np.bool_(False))
-        return drop(dw)
+        dw, db = _call_grad_filters(lift(x), lift(gy), vec(filter_shape),
+                                    _vec3(stride), _vec3(dil), _vec3(pad),
+                                    np.int64(groups), np.bool_(flip),
+                                    np.bool_(bias))
+        # `bias` is a constant of the closure: Numba prunes the branch not
+        # taken, so the two results may have different types.
+        return (drop(dw), db) if bias else drop(dw)
 
     return conv_grad_filters, _VERSION
 
 
+@register_funcify_default_op_cache_key(ConvGradFilters)
+def numba_funcify_ConvGradFilters(op, node, **kwargs):
+    return _grad_filters_funcify(op, node, bias=False)
+
+
 @register_funcify_default_op_cache_key(ConvGradFiltersBias)
 def numba_funcify_ConvGradFiltersBias(op, node, **kwargs):
-    start_parallel_runtime()
-    _GRAD_FILTERS.register(node.outputs[0].type.dtype)
-    lift, drop, vec = _LIFT[op.nd], _DROP[op.nd], _VEC[op.nd]
-    stride, dil, pad, _ = _lifted_params(op)
-    groups, flip = op.groups, op.filter_flip
-
-    @numba_njit
-    def conv_grad_filters_bias(x, gy, filter_shape):
-        dw, db = _call_grad_filters(lift(x), lift(gy), vec(filter_shape),
-                                    _vec3(stride), _vec3(dil), _vec3(pad),
-                                    np.int64(groups), np.bool_(flip),
-                                    np.bool_(True))
-        return drop(dw), db
-
-    return conv_grad_filters_bias, _VERSION
+    return _grad_filters_funcify(op, node, bias=True)
 
 
 @register_funcify_default_op_cache_key(ConvGradInput)
