@@ -453,8 +453,10 @@ class ConvGradFiltersBias(_ConvOpBase):
 
     Not built by hand: the rewrite :func:`fuse_conv_bias_gradient`
     introduces it where a graph sums the same output gradient over the
-    batch and spatial axes (a convolution layer's bias gradient). The sum
-    accumulates in float64 like PyTensor's ``Sum``.
+    batch and spatial axes (a convolution layer's bias gradient). The numpy
+    and JAX sums accumulate in float64 like PyTensor's ``Sum``; the Numba
+    kernel sums each thread's part in the input's precision and the parts
+    in float64.
     """
 
     def make_node(self, x, gy, filter_shape):
@@ -465,31 +467,26 @@ class ConvGradFiltersBias(_ConvOpBase):
         return Apply(self, plain.inputs, [dw.type(), db])
 
     def perform(self, node, inputs, outputs):
-        x, gy, ksp = inputs
-        outputs[0][0] = conv_grad_filters_numpy(
-            x, gy, tuple(int(k) for k in ksp), self).astype(
-            node.outputs[0].dtype, copy=False)
+        ConvGradFilters.perform(self, node, inputs, outputs[:1])
+        gy = inputs[1]
         axes = (0,) + tuple(range(2, gy.ndim))
         outputs[1][0] = gy.sum(axis=axes, dtype="float64").astype(
             node.outputs[1].dtype)
 
     def infer_shape(self, fgraph, node, shapes):
-        x, gy, ksp = node.inputs
-        xs, gys, _ = shapes
-        return [(gys[1], xs[1] // self.groups,
-                 *[ksp[i] for i in range(self.nd)]), (gys[1],)]
+        [dw_shape] = ConvGradFilters.infer_shape(self, fgraph, node, shapes)
+        return [dw_shape, (shapes[1][1],)]
 
     def connection_pattern(self, node):
         return [[True, False], [True, True], [False, False]]
 
     def pullback(self, inputs, outputs, cotangents):
-        x, gy, ksp = inputs
+        gy = inputs[1]
         g_dw, g_db = cotangents
-        p = self.params_dict()
         g_x, g_gy = disconnected_type(), None
         if not isinstance(g_dw.type, DisconnectedType):
-            g_x = ConvGradInput(**p)(g_dw, gy, _shape_vector(x, self.nd))
-            g_gy = Conv(**p)(x, g_dw)
+            g_x, g_gy, _ = ConvGradFilters.pullback(self, inputs, outputs[:1],
+                                                    [g_dw])
         if not isinstance(g_db.type, DisconnectedType):
             spread = g_db.dimshuffle(("x", 0) + ("x",) * self.nd)
             g_gy = spread + pt.zeros_like(gy) if g_gy is None else \
