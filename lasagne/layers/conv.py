@@ -441,8 +441,12 @@ class _TransposedConvLayer(BaseConvLayer):
             crop = tuple(f - 1 for f in self.filter_size)
         elif crop == "valid":
             crop = 0
+        # As in Lasagne: the input-gradient of a convolution whose
+        # ``filter_flip`` is ``not flip_filters``, so that a layer tied as
+        # ``W=conv.W, flip_filters=not conv.flip_filters`` is conv's transpose.
         return conv_transpose(input, self.W, size, stride=self.stride,
-                              padding=crop, filter_flip=self.flip_filters)
+                              padding=crop,
+                              filter_flip=not self.flip_filters)
 
 
 class TransposedConv2DLayer(_TransposedConvLayer):
@@ -459,13 +463,26 @@ class TransposedConv2DLayer(_TransposedConvLayer):
     `output_size` picks among the sizes a strided convolution maps to the
     same input size.
 
+    As in Lasagne, the layer dilates its input by ``stride - 1`` zeros, pads
+    it by ``filter_size - 1 - crop`` and slides the filters over it,
+    flipping them only when ``flip_filters=True`` (the flag is inverted
+    compared to :class:`Conv2DLayer`): it is the input-gradient of a
+    convolution with ``filter_flip=not flip_filters``. So a layer tied as
+    ``TransposedConv2DLayer(conv, ..., W=conv.W, flip_filters=not
+    conv.flip_filters)`` computes the exact transpose of ``conv``.
+
     Examples
     --------
-    >>> from lasagne.layers import InputLayer
+    >>> from lasagne.layers import InputLayer, Conv2DLayer
     >>> l = TransposedConv2DLayer(InputLayer((None, 8, 7, 7)), 4, 3,
     ...                           stride=2)
     >>> l.output_shape, l.W.get_value().shape
     ((None, 4, 15, 15), (8, 4, 3, 3))
+    >>> conv = Conv2DLayer(InputLayer((None, 3, 15, 15)), 8, 3, stride=2)
+    >>> deconv = TransposedConv2DLayer(conv, 3, 3, stride=2, W=conv.W,
+    ...                                flip_filters=not conv.flip_filters)
+    >>> deconv.output_shape
+    (None, 3, 15, 15)
     """
 
     def __init__(self, incoming, num_filters, filter_size, stride=(1, 1),

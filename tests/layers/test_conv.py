@@ -141,8 +141,10 @@ def test_base_conv_layer_infers_n():
 
 
 def reference_transposed(x, W, stride, crop, out_size, flip):
-    """out[b, f, i*s + k - crop] += x[b, c, i] * W[c, f, k] (2-d)."""
-    if flip:
+    """out[b, f, i*s + k - crop] += x[b, c, i] * W'[c, f, k] (2-d), where
+    W' is W flipped when ``flip_filters=False``: as in Lasagne, the layer is
+    the input-gradient of a convolution with ``filter_flip=not flip``."""
+    if not flip:
         W = W[:, :, ::-1, ::-1]
     B, C, H, Wd = x.shape
     F = W.shape[1]
@@ -195,10 +197,12 @@ def test_transposed_conv3d():
     out = check_layer(layer, x)
     assert out.shape == (1, 1, 4, 6, 4)
     W = layer.W.get_value()
-    # no overlap with stride == kernel: each input pixel paints a block
+    # no overlap with stride == kernel: each input pixel paints a block,
+    # the flipped filter (flip_filters=False, as in Lasagne)
     np.testing.assert_allclose(
         out[0, 0, 2:4, 4:6, 0:2],
-        np.einsum("c,cxyz->xyz", x[0, :, 1, 2, 0], W[:, 0]), rtol=1e-6)
+        np.einsum("c,cxyz->xyz", x[0, :, 1, 2, 0], W[:, 0, ::-1, ::-1, ::-1]),
+        rtol=1e-6)
 
 
 @pytest.mark.parametrize("dilation, pad, flip", [
