@@ -68,9 +68,9 @@ class Layer:
         if any(not isinstance(s, utils.int_types) and s is not None
                for s in shape):
             raise ValueError(
-                f"{self._where()}get_output_shape_for returned a shape with "
-                f"a symbolic or non-integer entry: {shape}. Output shapes "
-                f"must contain integers or None.")
+                f"{self._where()}get_output_shape_for returned a symbolic "
+                f"output shape (or a non-integer entry): {shape}. Output "
+                f"shapes must contain integers or None.")
         return shape
 
     def get_params(self, unwrap_shared=True, **tags):
@@ -195,8 +195,8 @@ class MergeLayer(Layer):
         if any(not isinstance(s, utils.int_types) and s is not None
                for s in shape):
             raise ValueError(
-                f"{self._where()}get_output_shape_for returned a shape with "
-                f"a symbolic or non-integer entry: {shape}.")
+                f"{self._where()}get_output_shape_for returned a symbolic "
+                f"output shape (or a non-integer entry): {shape}.")
         return shape
 
     def get_output_shape_for(self, input_shapes):

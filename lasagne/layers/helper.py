@@ -15,13 +15,25 @@ __all__ = [
 ]
 
 
+def _is_merge(layer):
+    """True for layers with several inputs: MergeLayers and any object that
+    follows their protocol (an ``input_layers`` attribute), as in Lasagne."""
+    return isinstance(layer, MergeLayer) or (
+        not isinstance(layer, InputLayer) and hasattr(layer, "input_layers"))
+
+
 def _incoming(layer):
-    """The layers feeding `layer` (those given as shapes are skipped)."""
-    if isinstance(layer, MergeLayer):
+    """The layers feeding `layer` (those given as shapes are skipped).
+
+    Any object following the layer protocol is walked, not only Layer
+    subclasses: its inputs are its ``input_layers`` or its ``input_layer``.
+    """
+    if isinstance(layer, InputLayer):
+        return []
+    if _is_merge(layer):
         return [l for l in layer.input_layers if l is not None]
-    if isinstance(layer, Layer) and layer.input_layer is not None:
-        return [layer.input_layer]
-    return []
+    incoming = getattr(layer, "input_layer", None)
+    return [] if incoming is None else [incoming]
 
 
 def get_all_layers(layer, treat_as_input=None):
@@ -81,6 +93,8 @@ def _check_input_mapping(inputs, all_layers):
         return
     known = set(all_layers)
     for key in inputs:
+        if key is None:
+            continue  # Lasagne: the input of layers built from a shape
         if isinstance(key, Layer) and key not in known:
             raise ValueError(
                 f"get_output: the `inputs` dict maps {key!r}, which is not part "
@@ -149,17 +163,17 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
     for layer in all_layers:
         if layer in outputs:
             continue
-        if isinstance(layer, MergeLayer):
+        if _is_merge(layer):
             layer_inputs = []
             for input_layer in layer.input_layers:
-                if input_layer is None:
+                if input_layer not in outputs:
                     raise ValueError(
                         f"get_output: {layer!r} was built from input shapes "
                         f"instead of layers, so its inputs are unknown. Build "
                         f"it from layers, or map it in the `inputs` dict.")
                 layer_inputs.append(outputs[input_layer])
         else:
-            if layer.input_layer is None:
+            if layer.input_layer not in outputs:
                 raise ValueError(
                     f"get_output: {layer!r} was built from an input shape "
                     f"instead of a layer, so its input is unknown. Build it "
@@ -175,7 +189,10 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
 
 
 def _accepted_kwargs(layer):
-    names = utils.inspect_kwargs(layer.get_output_for)
+    try:
+        names = list(utils.inspect_kwargs(layer.get_output_for))
+    except TypeError:  # not introspectable (a builtin, a mock, ...)
+        names = []
     names.extend(getattr(layer, "get_output_kwargs", []))
     return names
 
@@ -184,7 +201,8 @@ def _warn_unused_kwargs(kwargs, accepted):
     unused = sorted(set(kwargs) - set(accepted))
     for name in unused:
         close = difflib.get_close_matches(name, sorted(accepted))
-        hint = (f" Did you mean {' or '.join(map(repr, close))}?" if close
+        hint = (f" Did you mean {' or '.join(map(repr, close))}? "
+                f"(perhaps you meant {close[0]})" if close
                 else " No layer of this graph accepts it.")
         warnings.warn(
             f"get_output() was called with unused keyword argument "
@@ -224,20 +242,27 @@ def get_output_shape(layer_or_layers, input_shapes=None):
     if isinstance(input_shapes, dict):
         shapes = dict(input_shapes)
     else:
-        shapes = {layer: tuple(input_shapes) for layer in all_layers
-                  if isinstance(layer, InputLayer)}
+        input_layers = [l for l in all_layers if isinstance(l, InputLayer)]
+        if len(input_layers) > 1:
+            raise ValueError(
+                f"get_output_shape: the graph has {len(input_layers)} input "
+                f"layers ({', '.join(map(repr, input_layers))}), so "
+                f"`input_shapes` must be a dict mapping each InputLayer to its "
+                f"shape.")
+        shapes = {layer: tuple(input_shapes) for layer in input_layers}
     for layer in all_layers:
         if layer in shapes:
             continue
         if isinstance(layer, InputLayer):
             shapes[layer] = layer.shape
-        elif isinstance(layer, MergeLayer):
-            in_shapes = [shapes[l] if l is not None else s for l, s in
-                         zip(layer.input_layers, layer.input_shapes)]
+        elif _is_merge(layer):
+            # a None key of `input_shapes` stands for the shape-only inputs
+            in_shapes = [shapes[l] if l in shapes else layer.input_shapes[i]
+                         for i, l in enumerate(layer.input_layers)]
             shapes[layer] = layer.get_output_shape_for(in_shapes)
         else:
             in_shape = (shapes[layer.input_layer]
-                        if layer.input_layer is not None else layer.input_shape)
+                        if layer.input_layer in shapes else layer.input_shape)
             shapes[layer] = layer.get_output_shape_for(in_shape)
     try:
         return [shapes[layer] for layer in layer_or_layers]

@@ -23,6 +23,14 @@ def _check_cropping(cropping, where=""):
                 f"allowed per axis: None, 'lower', 'upper', 'center'.")
 
 
+def _fail_early(layer):
+    """Check the input shapes at construction when they are shape tuples.
+    Incomings that merely follow the layer protocol (as Lasagne allows) may
+    carry anything as their shape until the layer is used."""
+    if all(isinstance(s, (tuple, list)) for s in layer.input_shapes):
+        layer.get_output_shape_for(layer.input_shapes)
+
+
 def autocrop(inputs, cropping):
     """Crop input expressions to a common size along selected axes.
 
@@ -63,7 +71,9 @@ def _autocrop(inputs, cropping, known_shapes=None):
         raise ValueError(
             f"autocrop: all inputs must have the same number of dimensions, "
             f"got {[x.ndim for x in inputs]}.")
-    known_shapes = known_shapes or [(None,) * ndim for _ in inputs]
+    known_shapes = [s if isinstance(s, (tuple, list)) and len(s) == ndim
+                    else (None,) * ndim  # unknown, e.g. a duck-typed input
+                    for s in (known_shapes or [None] * len(inputs))]
 
     def size(i, dim):
         static = known_shapes[i][dim]
@@ -154,7 +164,7 @@ class ConcatLayer(MergeLayer):
             if -len(cropping) <= axis < len(cropping):
                 cropping[axis] = None  # sizes may differ along this axis
         self.cropping = cropping
-        self.get_output_shape_for(self.input_shapes)
+        _fail_early(self)
 
     def get_output_shape_for(self, input_shapes):
         input_shapes = autocrop_array_shapes(input_shapes, self.cropping)
@@ -222,7 +232,7 @@ class ElemwiseMergeLayer(MergeLayer):
         _check_cropping(cropping, self._where())
         self.merge_function = merge_function
         self.cropping = cropping
-        self.get_output_shape_for(self.input_shapes)
+        _fail_early(self)
 
     def get_output_shape_for(self, input_shapes):
         input_shapes = autocrop_array_shapes(input_shapes, self.cropping)
@@ -322,7 +332,7 @@ class ExpressionMergeLayer(MergeLayer):
         _check_expression_args(self, function, output_shape)
         self.function = function
         self._output_shape = output_shape
-        self.get_output_shape_for(self.input_shapes)  # fail early
+        _fail_early(self)
 
     def get_output_shape_for(self, input_shapes):
         if self._output_shape is None:

@@ -141,3 +141,76 @@ class TestShapesAndParams:
             set_all_param_values(top, bad[:1])
         for got, want in zip(get_all_param_values(top), before):
             np.testing.assert_array_equal(got, want)
+
+
+class Doubler:
+    """Not a Layer subclass: follows the single-input layer protocol only."""
+
+    def __init__(self, incoming):
+        self.input_layer = incoming
+        self.input_shape = incoming.output_shape
+        self.output_shape = self.input_shape
+        self.get_output_kwargs = []
+        self.params = {}
+
+    def get_output_shape_for(self, input_shape):
+        return input_shape
+
+    def get_output_for(self, input, **kwargs):
+        return 2 * input
+
+    def get_params(self, **tags):
+        return []
+
+
+class PairSum:
+    """Not a MergeLayer subclass: follows the multi-input protocol only."""
+
+    def __init__(self, incomings):
+        self.input_layers = list(incomings)
+        self.input_shapes = [l.output_shape for l in incomings]
+        self.output_shape = self.input_shapes[0]
+        self.get_output_kwargs = []
+
+    def get_output_shape_for(self, input_shapes):
+        return input_shapes[0]
+
+    def get_output_for(self, inputs, **kwargs):
+        return inputs[0] + inputs[1]
+
+    def get_params(self, **tags):
+        return []
+
+
+class TestDuckTypedLayers:
+    """As in Lasagne, the helpers walk any object that follows the layer
+    protocol, not only Layer subclasses."""
+
+    def test_walk_output_and_shape(self):
+        l_in = InputLayer((None, 3))
+        dbl = Doubler(l_in)
+        dense = DenseLayer(dbl, 2, W=np.ones((3, 2)), nonlinearity=None)
+        top = PairSum([dense, Doubler(dense)])
+        assert get_all_layers(top)[:3] == [l_in, dbl, dense]
+        assert len(get_all_layers(top)) == 5
+        x = np.arange(6.0).reshape(2, 3)
+        out = get_output(top, x).eval()
+        # dense(2x) summed with 2 * dense(2x)
+        np.testing.assert_allclose(out, 3 * (2 * x) @ np.ones((3, 2)))
+        assert get_output_shape(top, (7, 3)) == (7, 2)
+        assert get_all_params(top) == [dense.W, dense.b]
+
+    def test_merge_layer_of_duck_typed_inputs(self):
+        l_in = InputLayer((None, 2))
+        cat = ConcatLayer([Doubler(l_in), Doubler(Doubler(l_in))])
+        assert cat.output_shape == (None, 4)
+        x = np.array([[1.0, 2.0]])
+        np.testing.assert_allclose(get_output(cat, x).eval(),
+                                   [[2.0, 4.0, 4.0, 8.0]])
+
+    def test_none_maps_the_input_of_layers_built_from_shapes(self):
+        # Lasagne: {None: expr} feeds a layer built from a shape tuple
+        dense = DenseLayer((None, 3), 2, W=np.ones((3, 2)), nonlinearity=None)
+        out = get_output(dense, {None: np.ones((1, 3))}).eval()
+        np.testing.assert_allclose(out, [[3.0, 3.0]])
+        assert get_output_shape(dense, {None: (5, 3)}) == (5, 2)
