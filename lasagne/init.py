@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .random import get_rng
-from .utils import floatX
+from .utils import _ShapeError, floatX
 
 __all__ = [
     "Initializer", "Normal", "Uniform", "Glorot", "GlorotNormal",
@@ -178,14 +178,14 @@ class Glorot(Initializer):
         name = type(self).__name__
         if self.c01b:
             if len(shape) != 4:
-                raise ValueError(
+                raise _ShapeError(
                     f"{name}: with c01b=True the shape must have 4 dimensions "
                     f"(channels, rows, columns, filters), got {shape}.")
             fan_a, fan_b = shape[0], shape[3]
             receptive = shape[1] * shape[2]
         else:
             if len(shape) < 2:
-                raise ValueError(
+                raise _ShapeError(
                     f"{name} needs a shape of at least 2 dimensions (fan-in "
                     f"and fan-out), got {shape}. Use e.g. Constant or Normal "
                     f"for biases.")
@@ -257,7 +257,7 @@ class He(Initializer):
         name = type(self).__name__
         if self.c01b:
             if len(shape) != 4:
-                raise ValueError(
+                raise _ShapeError(
                     f"{name}: with c01b=True the shape must have 4 dimensions "
                     f"(channels, rows, columns, filters), got {shape}.")
             fan_in = int(np.prod(shape[:3]))
@@ -266,7 +266,7 @@ class He(Initializer):
         elif len(shape) > 2:
             fan_in = int(np.prod(shape[1:]))
         else:
-            raise ValueError(
+            raise _ShapeError(
                 f"{name} needs a shape of at least 2 dimensions, got {shape}. "
                 f"Use e.g. Constant or Normal for biases.")
         std = self.gain * np.sqrt(1.0 / fan_in)
@@ -353,7 +353,7 @@ class Sparse(Initializer):
     def sample(self, shape):
         shape = tuple(shape)
         if len(shape) != 2:
-            raise ValueError(
+            raise _ShapeError(
                 f"Sparse only initializes 2-dimensional weights "
                 f"(num_inputs, num_units), got shape {shape}.")
         rows, cols = shape
@@ -392,7 +392,7 @@ class Orthogonal(Initializer):
     def sample(self, shape):
         shape = tuple(shape)
         if len(shape) < 2:
-            raise ValueError(
+            raise _ShapeError(
                 f"Orthogonal needs a shape of at least 2 dimensions, got "
                 f"{shape}. Use e.g. Constant or Normal for biases.")
         rows, cols = shape[0], int(np.prod(shape[1:]))

@@ -249,8 +249,8 @@ def aggregate(loss, weights=None, mode="mean"):
         if weights is None:
             raise ValueError(
                 "aggregate: mode='normalized_sum' divides by the sum of the "
-                "weights, but no weights were given. Pass weights, or use "
-                "mode='mean' or 'sum'.")
+                "weights, but no weights were given (normalized sums require "
+                "weights). Pass weights, or use mode='mean' or 'sum'.")
         total = weights.sum()
         # A batch in which no example carries this loss's label (all weights
         # zero) contributes 0 instead of 0/0 = NaN; dividing by 1 then keeps
@@ -258,8 +258,8 @@ def aggregate(loss, weights=None, mode="mean"):
         safe_total = pt.switch(pt.eq(total, 0), pt.ones_like(total), total)
         return loss.sum() / safe_total
     raise ValueError(
-        f"aggregate: argument `mode` must be 'mean', 'sum' or "
-        f"'normalized_sum', got {mode!r}.")
+        f"aggregate: mode must be 'mean', 'sum' or 'normalized_sum' "
+        f"(argument `mode`), got {mode!r}.")
 
 
 def binary_hinge_loss(predictions, targets, delta=1, log_odds=None,
@@ -333,7 +333,8 @@ def multiclass_hinge_loss(predictions, targets, delta=1):
         is_target = pt.neq(targets, 0)
     else:
         raise TypeError(
-            f"multiclass_hinge_loss: targets must be class indices with "
+            f"multiclass_hinge_loss: rank mismatch: targets must be class "
+            f"indices with "
             f"{predictions.ndim - 1} dimensions or one-hot with "
             f"{predictions.ndim}, got {targets.ndim} dimensions.")
     correct = pt.sum(pt.switch(is_target, predictions, 0), axis=-1)
@@ -404,7 +405,8 @@ def categorical_accuracy(predictions, targets, top_k=1):
         targets = pt.argmax(targets, axis=-1)
     elif targets.ndim != predictions.ndim - 1:
         raise TypeError(
-            f"categorical_accuracy: targets must be class indices with "
+            f"categorical_accuracy: rank mismatch: targets must be class "
+            f"indices with "
             f"{predictions.ndim - 1} dimensions or one-hot with "
             f"{predictions.ndim}, got {targets.ndim} dimensions.")
     if (not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool)

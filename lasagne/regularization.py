@@ -9,7 +9,6 @@ weights but not biases) and penalise them.
 >>> W = pytensor.shared(np.array([[1.0, -2.0]]))
 >>> loss = 0.5 + 1e-4 * apply_penalty([W], l2)
 """
-from functools import reduce
 
 import pytensor
 import pytensor.tensor as pt
@@ -74,10 +73,8 @@ def apply_penalty(tensor_or_tensors, penalty, **kwargs):
         tensors = list(tensor_or_tensors)
     except TypeError:
         return penalty(tensor_or_tensors, **kwargs)
-    terms = [penalty(x, **kwargs) for x in tensors]
-    if not terms:
-        return pt.constant(0, dtype=pytensor.config.floatX)
-    return reduce(lambda total, term: total + term, terms)
+    # Python's sum, as Lasagne: 0 for no tensors, else ``0 + t1 + t2 ...``
+    return sum(penalty(x, **kwargs) for x in tensors)
 
 
 def _as_layer_list(layer):
@@ -151,12 +148,9 @@ def regularize_layer_params_weighted(layers, penalty,
             f"dict mapping layers to coefficients, got "
             f"{type(layers).__name__}. For equal weights use "
             f"regularize_layer_params(list_of_layers, penalty).") from None
-    terms = [coefficient * apply_penalty(layer.get_params(**tags), penalty,
-                                         **kwargs)
-             for layer, coefficient in items]
-    if not terms:
-        return pt.constant(0, dtype=pytensor.config.floatX)
-    return reduce(lambda total, term: total + term, terms)
+    return sum(coefficient * apply_penalty(layer.get_params(**tags), penalty,
+                                           **kwargs)
+               for layer, coefficient in items)
 
 
 def regularize_network_params(layer, penalty, tags={'regularizable': True},

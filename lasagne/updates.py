@@ -99,7 +99,8 @@ def get_or_compute_grads(loss_or_grads, params):
                 f"get_or_compute_grads: got {len(grads)} gradients for "
                 f"{len(params)} parameters; pass one gradient per parameter, "
                 f"in the same order, or pass the loss instead.")
-        return grads
+        # a list comes back as it is, as in Lasagne
+        return loss_or_grads if isinstance(loss_or_grads, list) else grads
     return pytensor.grad(loss_or_grads, params)
 
 
@@ -609,9 +610,10 @@ def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
         axes = tuple(range(1, ndim))
     else:
         raise ValueError(
-            f"norm_constraint: no default norm_axes for a tensor of {ndim} "
-            f"dimensions (defaults exist for 2 to 5). Pass norm_axes, the "
-            f"axes to take each norm over.")
+            f"norm_constraint: Unsupported tensor dimensionality {ndim}: no "
+            f"default norm_axes for a tensor of {ndim} dimensions (defaults "
+            f"exist for 2 to 5). Pass norm_axes, the axes to take each norm "
+            f"over.")
     dtype = tensor_var.dtype
     norms = pt.sqrt(pt.sum(pt.square(tensor_var), axis=axes, keepdims=True))
     target = pt.minimum(norms, _cast(max_norm, dtype))

@@ -18,6 +18,25 @@ __all__ = [
 int_types = (numbers.Integral, np.integer)
 
 
+class _ArgumentError(TypeError, ValueError):
+    """A malformed argument where Lasagne 0.2 raised one type and this
+    library the other: code catching either keeps working."""
+
+
+class _BadSpec(TypeError, RuntimeError):
+    """A parameter spec of no accepted kind: Lasagne 0.2 raised TypeError
+    (and RuntimeError before it)."""
+
+
+class _ShapeError(ValueError, RuntimeError):
+    """A shape an initializer cannot fill: Lasagne 0.2 raised RuntimeError."""
+
+
+class _Unsupported(NotImplementedError, ValueError):
+    """A setting Lasagne 0.2 refused with NotImplementedError, where this
+    library raises ValueError for bad arguments: catching either works."""
+
+
 def floatX(arr):
     """Convert `arr` to a numpy array of dtype ``pytensor.config.floatX``.
 
@@ -160,7 +179,9 @@ def as_tuple(x, N, t=None, name=None, owner=None):
     Raises
     ------
     TypeError
-        If the length or the element types do not fit.
+        If the element types do not fit.
+    ValueError
+        If the length does not fit (an error that is a TypeError too).
 
     Examples
     --------
@@ -174,17 +195,20 @@ def as_tuple(x, N, t=None, name=None, owner=None):
     except TypeError:
         X = (x,) * N
     where = _describe(name, owner)
-    if len(X) != N:
+    if t is not None and not all(isinstance(v, t) for v in X):
+        if t == int_types:
+            allowed = "int"
+        else:
+            allowed = t.__name__ if isinstance(t, type) else " or ".join(
+                c.__name__ for c in t)
         raise TypeError(
-            f"{where}expected a single value or an iterable of length {N}, "
+            f"{where}expected a single value or an iterable of {allowed}, "
+            f"got {x!r} (one value, or {N} of them).")
+    if len(X) != N:
+        raise _ArgumentError(
+            f"{where}expected a single value or an iterable with length {N}, "
             f"got {x!r}. Pass one value for every dimension, or a single one "
             f"to use for all {N}.")
-    if t is not None and not all(isinstance(v, t) for v in X):
-        allowed = t.__name__ if isinstance(t, type) else " or ".join(
-            c.__name__ for c in t)
-        raise TypeError(
-            f"{where}expected a single value or an iterable of {allowed} of "
-            f"length {N}, got {x!r}.")
     return X
 
 
@@ -215,39 +239,57 @@ def inspect_kwargs(func):
 
 
 def compute_norms(array, norm_axes=None):
-    """Compute the L2 norms of the slices of a numpy array.
+    """Compute the L2 norms of the slices of a numpy array or a tensor.
 
     Parameters
     ----------
-    array : numpy array or shared variable
+    array : numpy array or PyTensor variable (e.g. a shared variable)
         A weight tensor: 2 dimensions for dense layers, 3, 4 or 5 for
-        convolutions.
+        convolutions, 1 for biases.
     norm_axes : sequence of int, optional
         Axes to sum over. By default ``(0,)`` for 2-d arrays (one norm per
-        output unit) and every axis but the first for 3-d to 5-d arrays
-        (one norm per filter).
+        output unit), every axis but the first for 3-d to 5-d arrays (one
+        norm per filter) and none for 1-d arrays (the absolute values).
+
+    Returns
+    -------
+    numpy array for a numpy array, a symbolic expression for a variable
+    (as in Lasagne)
+
+    Raises
+    ------
+    RuntimeError
+        For any other type of `array` (a list, say).
 
     Examples
     --------
     >>> compute_norms(np.array([[3.0, 0.0], [4.0, 1.0]]))
     array([5., 1.])
+    >>> compute_norms(pytensor.shared(np.array([[3.0], [4.0]]))).eval()
+    array([5.])
     """
-    if isinstance(array, SharedVariable):
-        array = array.get_value(borrow=True)
-    array = np.asarray(array)
+    if not isinstance(array, (Variable, np.ndarray)):
+        raise RuntimeError(
+            f"compute_norms: Unsupported type {type(array).__name__}: pass a "
+            f"numpy array or a PyTensor variable, got {array!r}.")
     ndim = array.ndim
-    if norm_axes is None:
-        if ndim == 1:
-            norm_axes = (0,)
-        elif ndim == 2:
-            norm_axes = (0,)
-        elif ndim in (3, 4, 5):
-            norm_axes = tuple(range(1, ndim))
-        else:
-            raise ValueError(
-                f"compute_norms: cannot infer norm_axes for an array of "
-                f"{ndim} dimensions. Pass norm_axes explicitly.")
-    return np.sqrt(np.sum(array ** 2, axis=tuple(norm_axes)))
+    if norm_axes is not None:
+        norm_axes = tuple(norm_axes)
+    elif ndim == 1:
+        norm_axes = ()
+    elif ndim == 2:
+        norm_axes = (0,)
+    elif ndim in (3, 4, 5):
+        norm_axes = tuple(range(1, ndim))
+    else:
+        raise ValueError(
+            f"compute_norms: Unsupported tensor dimensionality {ndim}: "
+            f"cannot infer norm_axes for it. Pass norm_axes explicitly.")
+    if isinstance(array, Variable):
+        return abs(array) if not norm_axes else pt.sqrt(
+            pt.sum(array ** 2, axis=norm_axes))
+    return abs(array) if not norm_axes else np.sqrt(
+        np.sum(array ** 2, axis=norm_axes))
 
 
 def create_param(spec, shape, name=None):
@@ -278,8 +320,15 @@ def create_param(spec, shape, name=None):
     ------
     ValueError
         If the shape or number of dimensions does not match.
-    RuntimeError
-        If `spec` is none of the accepted kinds.
+    TypeError
+        If `spec` is none of the accepted kinds (the error is a RuntimeError
+        too).
+
+    Notes
+    -----
+    A Python number or numpy scalar is accepted as a 0-d array. As in
+    Lasagne, new shared variables are broadcastable along their size-1
+    dimensions (their static shape is 1 there).
 
     Examples
     --------
@@ -314,12 +363,15 @@ def create_param(spec, shape, name=None):
         if name is not None and not spec.name:
             spec.name = name
         return spec
+    if isinstance(spec, numbers.Number) or (
+            isinstance(spec, np.generic) and spec.dtype.kind in "biufc"):
+        spec = np.asarray(spec)
     if isinstance(spec, np.ndarray):
         if spec.shape != shape:
             raise ValueError(
                 f"{err_prefix}the given array has shape {spec.shape}, should "
                 f"be {shape}.")
-        return pytensor.shared(spec.copy(), name=name)
+        return _broadcastable_shared(spec.copy(), name)
     if callable(spec):
         value = spec(shape)
         if isinstance(value, Variable):
@@ -329,7 +381,7 @@ def create_param(spec, shape, name=None):
         except (TypeError, ValueError):
             value = None
         if not isinstance(value, np.ndarray):
-            raise RuntimeError(
+            raise _BadSpec(
                 f"{err_prefix}the callable {spec!r} returned a "
                 f"{type(value).__name__}; it must return a numpy array or a "
                 f"shared variable.")
@@ -337,11 +389,17 @@ def create_param(spec, shape, name=None):
             raise ValueError(
                 f"{err_prefix}the callable {spec!r} returned an array of "
                 f"shape {value.shape}, should be {shape}.")
-        return pytensor.shared(value, name=name)
-    raise RuntimeError(
+        return _broadcastable_shared(value, name)
+    raise _BadSpec(
         f"{err_prefix}got {spec!r} of type {type(spec).__name__}. Pass a "
         f"numpy array, a shared variable, a PyTensor expression or a callable "
         f"(for example an initializer from lasagne.init).")
+
+
+def _broadcastable_shared(value, name):
+    """A shared variable whose size-1 dimensions are broadcastable."""
+    static = tuple(1 if s == 1 else None for s in value.shape)
+    return pytensor.shared(value, name=name, shape=static)
 
 
 def _named(name):
@@ -433,6 +491,11 @@ def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps,
             f"sequence length has to be known when the graph is built), got "
             f"{n_steps!r}.")
     n_steps = int(n_steps)
+    # a single sequence or non-sequence may be given bare, as in Lasagne
+    if not isinstance(sequences, (list, tuple)):
+        sequences = [sequences]
+    if not isinstance(non_sequences, (list, tuple)):
+        non_sequences = [non_sequences]
     step_order = range(n_steps - 1, -1, -1) if go_backwards else range(n_steps)
     previous = list(outputs_info)
     history = []

@@ -62,9 +62,11 @@ def test_apply_penalty_passes_kwargs():
 
 
 def test_apply_penalty_empty_list_is_zero():
+    # as in Lasagne: Python's 0, which adds to any loss expression
     penalty = lr.apply_penalty([], lr.l2)
-    assert penalty.dtype == pytensor.config.floatX
-    assert value(penalty) == 0
+    assert penalty == 0 and isinstance(penalty, int)
+    loss = pt.scalar("loss", dtype=pytensor.config.floatX)
+    assert (loss + penalty).dtype == pytensor.config.floatX
 
 
 def test_weight_decay_step_on_plain_shared_variables():

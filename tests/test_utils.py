@@ -57,11 +57,21 @@ def test_inspect_kwargs():
                                         ((2, 3, 4), (0, 2)), ((5,), None)])
 def test_compute_norms_against_numpy(shape, axes):
     a = np.random.default_rng(0).normal(size=shape)
-    expected_axes = axes if axes is not None else ((0,) if len(shape) <= 2 else tuple(range(1, len(shape))))
-    np.testing.assert_allclose(utils.compute_norms(a, axes),
-                               np.sqrt((a ** 2).sum(axis=expected_axes)))
-    np.testing.assert_allclose(utils.compute_norms(pytensor.shared(a), axes),
-                               np.sqrt((a ** 2).sum(axis=expected_axes)))
+    expected_axes = axes if axes is not None else ((0,) if len(shape) == 2 else tuple(range(1, len(shape))))
+    # a 1-d array (a bias) has nothing to sum over: its norms are |a|
+    expected = np.sqrt((a ** 2).sum(axis=expected_axes)) if expected_axes else abs(a)
+    np.testing.assert_allclose(utils.compute_norms(a, axes), expected)
+    # as in Lasagne, a variable gives an expression, not numbers
+    expr = utils.compute_norms(pytensor.shared(a), axes)
+    assert isinstance(expr, pytensor.graph.basic.Variable)
+    np.testing.assert_allclose(expr.eval(), expected)
+    x = pt.tensor(shape=(None,) * len(shape))
+    np.testing.assert_allclose(utils.compute_norms(x, axes).eval({x: a}), expected)
+
+
+def test_compute_norms_refuses_lists():
+    with pytest.raises(RuntimeError, match="Unsupported type list"):
+        utils.compute_norms([[1.0, 2.0], [3.0, 4.0]])
 
 
 def test_compute_norms_needs_axes_for_6d():

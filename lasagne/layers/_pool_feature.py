@@ -7,6 +7,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from ..ops.pool import POOL_MODES, pool
+from ._pool_symbolic import symbolic_pool_2d
 from .base import Layer
 
 __all__ = ["FeaturePoolLayer", "FeatureWTALayer", "GlobalPoolLayer",
@@ -156,8 +157,10 @@ class GlobalPoolLayer(Layer):
 
     def __init__(self, incoming, pool_function=pt.mean, **kwargs):
         super().__init__(incoming, **kwargs)
-        if len(self.input_shape) < 3:
-            raise ValueError(f"{self._where()}expects an input of at least 3 "
+        # as in Lasagne, a 2-d input is pooled over a single element; the
+        # rank of a protocol-only incoming (a mock) is not checked
+        if isinstance(incoming, (Layer, tuple)) and len(self.input_shape) < 2:
+            raise ValueError(f"{self._where()}expects an input of at least 2 "
                              f"dimensions (batch, channels, ...), got "
                              f"input_shape {self.input_shape}.")
         if not callable(pool_function):
@@ -171,6 +174,10 @@ class GlobalPoolLayer(Layer):
     def get_output_for(self, input, **kwargs):
         maps = self.input_shape[2:]
         size = None if None in maps else int(np.prod(maps))
+        if input.ndim != len(self.input_shape):
+            size = None  # not the declared input: its size is not known
+        if input.ndim == 2:
+            input = input.dimshuffle(0, 1, "x")
         return self.pool_function(_flatten_maps(input, size), axis=2)
 
 
@@ -237,9 +244,10 @@ class SpatialPyramidPoolingLayer(Layer):
     implementation : {'fast', 'kaiming'}
         'kaiming' pools the regions of :func:`pool_2d_nxn_regions`. 'fast'
         uses one pooling per level with window ``ceil(size / n)`` and stride
-        ``floor(size / n)``, which needs the map size at construction; a
+        ``floor(size / n)``. With the map size known at construction, a
         level where those windows would not give exactly ``n`` outputs uses
-        the 'kaiming' regions instead.
+        the 'kaiming' regions instead; for maps of unknown size the windows
+        are computed from the actual size and the first ``n`` are kept.
     **kwargs
         Passed to :class:`Layer`.
 
@@ -254,9 +262,9 @@ class SpatialPyramidPoolingLayer(Layer):
         super().__init__(incoming, **kwargs)
         where = self._where()
         if len(self.input_shape) != 4:
-            raise ValueError(f"{where}expects a 4-d input (batch, channels, "
-                             f"rows, columns), got input_shape "
-                             f"{self.input_shape}.")
+            raise ValueError(f"{where}Expected 4 input dimensions: expects "
+                             f"a 4-d input (batch, channels, rows, columns), "
+                             f"got input_shape {self.input_shape}.")
         try:
             self.pool_dims = [int(n) for n in pool_dims]
         except (TypeError, ValueError):
@@ -266,17 +274,12 @@ class SpatialPyramidPoolingLayer(Layer):
             raise ValueError(f"{where}`pool_dims` must be a non-empty list of "
                              f"positive ints, got {pool_dims!r}.")
         if mode not in POOL_MODES:
-            raise ValueError(f"{where}`mode` must be one of {POOL_MODES}, got "
+            raise ValueError(f"{where}Mode must be either 'max', "
+                             f"'average_inc_pad' or 'average_exc_pad'. Got "
                              f"{mode!r}.")
         if implementation not in ("fast", "kaiming"):
             raise ValueError(f"{where}`implementation` must be 'fast' or "
                              f"'kaiming', got {implementation!r}.")
-        if implementation == "fast" and None in self.input_shape[2:]:
-            raise ValueError(
-                f"{where}implementation='fast' needs the map size at "
-                f"construction, got input_shape {self.input_shape}. Give "
-                f"the size, or use implementation='kaiming' for maps of "
-                f"varying size.")
         self.mode = mode
         self.implementation = implementation
 
@@ -285,6 +288,14 @@ class SpatialPyramidPoolingLayer(Layer):
 
     def _fast_level(self, input, n):
         size = self.input_shape[2:]
+        if None in size or input.ndim != len(self.input_shape):
+            # maps of unknown size: windows computed from the actual size
+            # (as Lasagne does), n of them per axis
+            h, w = input.shape[-2], input.shape[-1]
+            ws = pt.stack([-(-h // n), -(-w // n)])
+            stride = pt.stack([pt.maximum(h // n, 1), pt.maximum(w // n, 1)])
+            pooled = symbolic_pool_2d(input, ws, stride, self.mode, count=n)
+            return _flatten_maps(pooled, n * n)
         ws = tuple(-(-s // n) for s in size)
         stride = tuple(max(1, s // n) for s in size)
         if any((s - k) // t + 1 != n for s, k, t in zip(size, ws, stride)):

@@ -12,7 +12,7 @@ from .. import init, nonlinearities
 from ..ops.conv import conv as _conv_nd
 from ..ops.conv import conv2d, conv3d, conv_transpose
 from ..theano_extensions import conv as _conv1d_module
-from ..utils import as_tuple
+from ..utils import _ArgumentError, as_tuple
 from .base import Layer
 
 __all__ = [
@@ -53,7 +53,7 @@ def conv_output_length(input_length, filter_size, stride, pad=0):
     elif isinstance(pad, (numbers.Integral, np.integer)):
         length = input_length + 2 * pad - filter_size + 1
     else:
-        raise ValueError(f"conv_output_length: invalid pad {pad!r}; use an "
+        raise ValueError(f"conv_output_length: Invalid pad: {pad!r}; use an "
                          f"int or one of {_PAD_STRINGS}.")
     return (length + stride - 1) // stride
 
@@ -76,7 +76,7 @@ def conv_input_length(output_length, filter_size, stride, pad=0):
     elif pad == "same":
         pad = filter_size // 2
     elif not isinstance(pad, (numbers.Integral, np.integer)):
-        raise ValueError(f"conv_input_length: invalid pad {pad!r}; use an "
+        raise ValueError(f"conv_input_length: Invalid pad: {pad!r}; use an "
                          f"int or one of {_PAD_STRINGS}.")
     return (output_length - 1) * stride - 2 * pad + filter_size
 
@@ -93,9 +93,10 @@ def _positive_tuple(layer, value, n, name):
 def _check_pad(layer, pad, n, name="pad"):
     if isinstance(pad, str):
         if pad not in _PAD_STRINGS:
-            raise ValueError(
-                f"{layer._where()}`{name}` must be an int, a tuple of {n} "
-                f"ints, or one of {_PAD_STRINGS}; got {pad!r}.")
+            raise _ArgumentError(  # Lasagne: a TypeError
+                f"{layer._where()}`{name}` must be an int, an iterable of int "
+                f"(one per {n} spatial axes), or one of {_PAD_STRINGS}; got "
+                f"{pad!r}.")
         return pad
     values = as_tuple(pad, n, (numbers.Integral, np.integer), name=name,
                       owner=layer._where_name())
@@ -103,6 +104,20 @@ def _check_pad(layer, pad, n, name="pad"):
         raise ValueError(f"{layer._where()}`{name}` must be non-negative, "
                          f"got {pad!r}.")
     return tuple(int(v) for v in values)
+
+
+def _refuse_empty_output(layer, argument):
+    """A layer whose output would have a size of 0 or less along an axis
+    cannot be built: say which argument makes it so."""
+    shape = layer.get_output_shape_for(layer.input_shape)
+    for axis, size in enumerate(shape[2:]):
+        if size is not None and size <= 0:
+            raise ValueError(
+                f"{layer._where()}the output would have size {size} along "
+                f"spatial axis {axis} (input shape {layer.input_shape}, "
+                f"output shape {shape}): `{argument}` is too large for the "
+                f"input. Use a smaller `{argument}`, pad the input, or feed "
+                f"a larger input.")
 
 
 def _layer_name(layer):
@@ -153,6 +168,7 @@ class BaseConvLayer(Layer):
     """
 
     _pad_argument = "pad"    # the subclasses' name for it, in messages
+    _size_argument = "filter_size"  # what makes an output empty
 
     def __init__(self, incoming, num_filters, filter_size, stride=1, pad=0,
                  untie_biases=False, W=init.GlorotUniform(),
@@ -168,8 +184,9 @@ class BaseConvLayer(Layer):
             n = len(self.input_shape) - 2
         elif n != len(self.input_shape) - 2:
             raise ValueError(
-                f"{self._where()}expects a {n + 2}-d input (batch, channels, "
-                f"{n} spatial), got input shape {self.input_shape}.")
+                f"{self._where()}Expected {n + 2} input dimensions: expects a "
+                f"{n + 2}-d input (batch, channels, {n} spatial), got input "
+                f"shape {self.input_shape}.")
         if n < 1:
             raise ValueError(
                 f"{self._where()}needs an input of shape (batch, channels, "
@@ -188,19 +205,21 @@ class BaseConvLayer(Layer):
         self.flip_filters = flip_filters
         if not isinstance(num_groups, (numbers.Integral, np.integer)) \
                 or num_groups <= 0:
-            raise ValueError(f"{self._where()}`num_groups` must be a "
-                             f"positive int, got {num_groups!r}.")
+            raise ValueError(f"{self._where()}`num_groups` must be "
+                             f"positive (an int), got {num_groups!r}.")
         self.num_groups = int(num_groups)
         channels = self.input_shape[1]
         if channels is not None and channels % self.num_groups:
             raise ValueError(
                 f"{self._where()}the {channels} input channels cannot be "
-                f"split into num_groups={num_groups} groups.")
+                f"split into num_groups={num_groups} groups (num_groups must "
+                f"evenly divide the number of input channels).")
         if self.num_filters % self.num_groups:
             raise ValueError(
                 f"{self._where()}num_filters={num_filters} is not divisible "
                 f"by num_groups={num_groups}.")
         self.pad = _check_pad(self, pad, n, name=self._pad_argument)
+        _refuse_empty_output(self, self._size_argument)
         self.W = self.add_param(W, self.get_W_shape(), name="W")
         if b is None:
             self.b = None
@@ -375,6 +394,7 @@ class _TransposedConvLayer(BaseConvLayer):
     """Shared code of the 2-d and 3-d transposed convolutions."""
 
     _pad_argument = "crop"   # named so in error messages
+    _size_argument = "crop"  # what makes the output empty
 
     def __init__(self, incoming, num_filters, filter_size, stride, crop,
                  untie_biases, W, b, nonlinearity, flip_filters, output_size,

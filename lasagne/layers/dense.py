@@ -68,11 +68,14 @@ class DenseLayer(Layer):
         self.num_units = int(num_units)
         ndim = len(self.input_shape)
         if num_leading_axes >= ndim or num_leading_axes < -ndim:
+            what = ("leaving no trailing axes" if num_leading_axes >= ndim
+                    else "requesting more trailing axes than there are input "
+                    "dimensions")
             raise ValueError(
                 f"{self._where()}`num_leading_axes` is {num_leading_axes} for "
-                f"an input of {ndim} dimensions {self.input_shape}: it must "
-                f"leave at least one trailing axis (allowed: {-ndim} to "
-                f"{ndim - 1}).")
+                f"an input of {ndim} dimensions {self.input_shape}, {what}: "
+                f"it must leave at least one trailing axis (allowed: {-ndim} "
+                f"to {ndim - 1}).")
         if num_leading_axes < 0:
             num_leading_axes += ndim
         self.num_leading_axes = num_leading_axes
@@ -81,9 +84,9 @@ class DenseLayer(Layer):
             raise ValueError(
                 f"{self._where()}the trailing input dimensions {trailing} "
                 f"(input shape {self.input_shape}, num_leading_axes="
-                f"{num_leading_axes}) must be known to size the weights. Give "
-                f"the input layer a fixed size there, or change "
-                f"num_leading_axes.")
+                f"{num_leading_axes}) must be known to size the weights: the "
+                f"layer requires a fixed input shape there. Give the input "
+                f"layer a fixed size there, or change num_leading_axes.")
         num_inputs = int(np.prod(trailing))
         self.W = self.add_param(W, (num_inputs, self.num_units), name="W")
         self.b = (None if b is None else

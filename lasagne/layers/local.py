@@ -44,12 +44,12 @@ class LocallyConnected2DLayer(Conv2DLayer):
         # validation lives here: the base constructor calls it first thing
         if self.stride != (1, 1):
             raise NotImplementedError(
-                f"{self._where()}only stride=(1, 1) is supported, got "
-                f"{self.stride}.")
+                f"{self._where()}requires stride=1 / (1, 1) (the only "
+                f"supported stride), got {self.stride}.")
         if self.pad != "same":
             raise NotImplementedError(
-                f"{self._where()}only pad='same' is supported, got "
-                f"{self.pad!r}.")
+                f"{self._where()}requires pad='same' (the only supported "
+                f"padding), got {self.pad!r}.")
         if any(f % 2 == 0 for f in self.filter_size):
             raise NotImplementedError(
                 f"{self._where()}pad='same' needs odd filter sizes, got "
@@ -59,14 +59,16 @@ class LocallyConnected2DLayer(Conv2DLayer):
         if channels is None or None in spatial:
             raise ValueError(
                 f"{self._where()}the input channels and size must be known "
-                f"(one filter per position), got input shape "
-                f"{self.input_shape}.")
+                f"(one filter per position): A LocallyConnected2DLayer "
+                f"requires a fixed input shape (except for the batch size), "
+                f"got input shape {self.input_shape}.")
         if self.channelwise:
             if self.num_filters != channels:
                 raise ValueError(
                     f"{self._where()}channelwise=True needs num_filters "
                     f"equal to the {channels} input channels, got "
-                    f"{self.num_filters}.")
+                    f"{self.num_filters} (num_filters and the number of input "
+                    f"channels should match).")
             return (self.num_filters,) + self.filter_size + tuple(spatial)
         return (self.num_filters, channels) + self.filter_size + \
             tuple(spatial)

@@ -6,6 +6,7 @@ noisy output advances that generator, so successive calls draw fresh noise
 and the same library seed reproduces a whole run.
 """
 import numpy as np
+import pytensor
 import pytensor.tensor as pt
 
 from .. import random as lasagne_random
@@ -90,13 +91,17 @@ class DropoutLayer(_NoiseLayer):
     def get_output_for(self, input, deterministic=False, **kwargs):
         if deterministic or (isinstance(self.p, (int, float)) and self.p == 0):
             return input
-        one = pt.constant(1, dtype=input.dtype)
-        retain = one - pt.cast(self.p, input.dtype)
+        # the mask is drawn in a float type even for integer inputs, as in
+        # Lasagne (rescale=False keeps an integer input's dtype)
+        fdtype = (input.dtype if input.dtype.startswith("float")
+                  else pytensor.config.floatX)
+        one = pt.constant(1, dtype=fdtype)
+        retain = one - pt.cast(self.p, fdtype)
         if self.rescale:
             input = input / retain
         mask_shape = tuple(1 if a in self.shared_axes else input.shape[a]
                            for a in range(input.ndim))
-        mask = self._draw("uniform", size=mask_shape, dtype=input.dtype)
+        mask = self._draw("uniform", size=mask_shape, dtype=fdtype)
         keep = pt.cast(mask < retain, input.dtype)
         if self.shared_axes:
             keep = pt.specify_broadcastable(keep, *self.shared_axes)

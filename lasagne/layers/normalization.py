@@ -38,7 +38,8 @@ class LocalResponseNormalization2DLayer(Layer):
                 f"{self._where()}needs a 4-d input (batch, channels, rows, "
                 f"columns), got shape {self.input_shape}.")
         if not isinstance(n, utils.int_types) or n < 1 or n % 2 == 0:
-            raise ValueError(
+            raise (utils._Unsupported if isinstance(n, utils.int_types)
+                   and n > 0 else ValueError)(
                 f"{self._where()}`n` must be a positive odd integer (the "
                 f"window is centred on each channel), got {n!r}.")
         self.alpha = alpha
@@ -138,19 +139,21 @@ class BatchNormLayer(Layer):
                  if axis not in self.axes]
         if any(size is None for size in shape):
             raise ValueError(
-                f"{self._where()}needs known input sizes on every axis not "
-                f"normalized over; input shape {self.input_shape}, axes "
-                f"{self.axes}.")
+                f"{self._where()}needs specified input sizes (known input "
+                f"sizes on every axis not normalized over); input shape "
+                f"{self.input_shape}, axes {self.axes}.")
         self.beta = (None if beta is None else
                      self.add_param(beta, shape, "beta", trainable=True,
                                     regularizable=False))
         self.gamma = (None if gamma is None else
                       self.add_param(gamma, shape, "gamma", trainable=True,
                                      regularizable=True))
+        # tagged batch_norm_stat, as in Lasagne
         self.mean = self.add_param(mean, shape, "mean", trainable=False,
-                                   regularizable=False)
+                                   regularizable=False, batch_norm_stat=True)
         self.inv_std = self.add_param(inv_std, shape, "inv_std",
-                                      trainable=False, regularizable=False)
+                                      trainable=False, regularizable=False,
+                                      batch_norm_stat=True)
 
     def get_output_for(self, input, deterministic=False,
                        batch_norm_use_averages=None,
@@ -179,9 +182,16 @@ class BatchNormLayer(Layer):
             utils.set_default_update(
                 running_inv_std,
                 (1 - alpha) * running_inv_std + alpha * input_inv_std)
-            # tie the clones into the graph so the updates are collected
-            mean = mean + 0 * running_mean
-            inv_std = inv_std + 0 * running_inv_std
+            if use_averages:
+                # read the averages through the updated clones: PyTensor
+                # then computes the output before the (possibly in-place)
+                # update; reading the original variables, which share the
+                # clones' storage, could see the updated values
+                mean, inv_std = running_mean, running_inv_std
+            else:
+                # tie the clones into the graph so the updates are collected
+                mean = mean + 0 * running_mean
+                inv_std = inv_std + 0 * running_inv_std
         pattern = _param_pattern(input.ndim, self.axes)
         beta = 0 if self.beta is None else self.beta.dimshuffle(pattern)
         gamma = 1 if self.gamma is None else self.gamma.dimshuffle(pattern)
@@ -211,6 +221,15 @@ def _take_over(layer, suffix, kwargs):
     name = kwargs.pop("name", None) or (
         getattr(layer, "name", None) and layer.name + suffix)
     return nonlinearity, name
+
+
+def _nonlinearity_on_top(layer, nonlinearity, name):
+    """A NonlinearityLayer applying the nonlinearity taken from the layer
+    below, whatever object it is (as Lasagne's macros do: the layer it came
+    from accepted it)."""
+    top = NonlinearityLayer(layer, name=name)
+    top.nonlinearity = nonlinearity
+    return top
 
 
 def batch_norm(layer, **kwargs):
@@ -245,8 +264,8 @@ def _batch_norm(layer, bn_class, **kwargs):
     nonlinearity, bn_name = _take_over(layer, "_bn", kwargs)
     layer = bn_class(layer, name=bn_name, **kwargs)
     if nonlinearity is not None:
-        layer = NonlinearityLayer(layer, nonlinearity,
-                                  name=bn_name and bn_name + "_nonlin")
+        layer = _nonlinearity_on_top(layer, nonlinearity,
+                                     bn_name and bn_name + "_nonlin")
     return layer
 
 
@@ -259,8 +278,10 @@ class StandardizationLayer(Layer):
     ----------
     incoming : a :class:`Layer` instance or a tuple
     axes : 'auto', 'spatial', 'features', int or tuple of int
-        'auto': all axes but the first (layer normalization); 'spatial': all
-        from the third on (instance normalization); 'features': the second.
+        As in Lasagne: 'spatial': all axes from the third on (instance
+        normalization); 'features': all axes but the first (layer
+        normalization); 'auto': 'spatial' for inputs of 3 or more
+        dimensions, the second axis for 2-d inputs.
     epsilon : float
         Added to the variance before the square root.
 
@@ -276,12 +297,12 @@ class StandardizationLayer(Layer):
     def __init__(self, incoming, axes="auto", epsilon=1e-4, **kwargs):
         super().__init__(incoming, **kwargs)
         ndim = len(self.input_shape)
-        if axes == "auto":
-            axes = tuple(range(1, ndim))
+        if axes == "auto":  # as in Lasagne: the features of a 2-d input,
+            axes = (1,) if ndim == 2 else tuple(range(2, ndim))  # else spatial
         elif axes == "spatial":
             axes = tuple(range(2, ndim))
         elif axes == "features":
-            axes = (1,)
+            axes = tuple(range(1, ndim))
         elif isinstance(axes, str):
             raise ValueError(
                 f"{self._where()}unknown `axes` {axes!r}; use 'auto', "
@@ -324,15 +345,16 @@ def instance_norm(layer, learn_scale=True, learn_bias=True, **kwargs):
         layer = BiasLayer(layer, shared_axes="auto",
                           name=in_name and in_name + "_bias")
     if nonlinearity is not None:
-        layer = NonlinearityLayer(layer, nonlinearity,
-                                  name=in_name and in_name + "_nonlin")
+        layer = _nonlinearity_on_top(layer, nonlinearity,
+                                     in_name and in_name + "_nonlin")
     return layer
 
 
 def layer_norm(layer, **kwargs):
     """Apply layer normalization (per example, over all its features) to a
     layer's output, before its nonlinearity, followed by a learned scale and
-    bias per feature.
+    bias per feature (per channel for inputs with spatial axes, as in
+    Lasagne).
 
     Examples
     --------
@@ -342,10 +364,13 @@ def layer_norm(layer, **kwargs):
     'ScaleLayer'
     """
     nonlinearity, ln_name = _take_over(layer, "_ln", kwargs)
-    layer = StandardizationLayer(layer, axes="auto", name=ln_name, **kwargs)
-    layer = ScaleLayer(layer, shared_axes=0, name=ln_name and ln_name + "_scale")
-    layer = BiasLayer(layer, shared_axes=0, name=ln_name and ln_name + "_bias")
+    layer = StandardizationLayer(layer, axes="features", name=ln_name,
+                                 **kwargs)
+    layer = ScaleLayer(layer, shared_axes="auto",
+                       name=ln_name and ln_name + "_scale")
+    layer = BiasLayer(layer, shared_axes="auto",
+                      name=ln_name and ln_name + "_bias")
     if nonlinearity is not None:
-        layer = NonlinearityLayer(layer, nonlinearity,
-                                  name=ln_name and ln_name + "_nonlin")
+        layer = _nonlinearity_on_top(layer, nonlinearity,
+                                     ln_name and ln_name + "_nonlin")
     return layer

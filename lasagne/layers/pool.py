@@ -10,6 +10,7 @@ import pytensor.tensor as pt
 
 from ..ops.pool import POOL_MODES, pool
 from ..utils import as_tuple
+from ._pool_symbolic import is_symbolic, symbolic_pool_2d
 from .base import Layer
 
 __all__ = [
@@ -82,9 +83,27 @@ def _theano_pool(input, nd, kwargs):
     if mode is None:
         raise ValueError(f"pool_{nd}d: mode 'sum' is not supported; use "
                          f"'average_inc_pad' and multiply by the window size.")
+    if is_symbolic(args["ws"]) or is_symbolic(args["stride"]):
+        return _symbolic_pool(input, nd, args, mode)
+    if args["pad"] is None:
+        args["pad"] = (0,) * nd
     ws = as_tuple(args["ws"], nd, name="ws", owner=f"pool_{nd}d")
     return pool(input, ws, args["stride"], args["pad"],
                 bool(args["ignore_border"]), mode)
+
+
+def _symbolic_pool(input, nd, args, mode):
+    """Theano's pool_2d with window sizes or strides given as expressions
+    (Lasagne's spatial pyramid pooling uses it for maps of unknown size)."""
+    pad = args["pad"]
+    if nd != 2 or not args["ignore_border"] or is_symbolic(pad) or (
+            pad is not None and any(as_tuple(pad, nd))):
+        raise NotImplementedError(
+            f"pool_{nd}d: symbolic window sizes or strides are supported for "
+            f"2-d pooling with ignore_border=True and no padding only; got "
+            f"ignore_border={args['ignore_border']!r}, pad={pad!r}. Give "
+            f"the sizes as ints for the other cases.")
+    return symbolic_pool_2d(input, args["ws"], args["stride"], mode)
 
 
 def pool_2d(input, **kwargs):
@@ -131,8 +150,9 @@ class _PoolNDLayer(Layer):
         nd, where = self.nd, self._where().rstrip(": ")
         if len(self.input_shape) != nd + 2:
             raise ValueError(
-                f"{self._where()}expects a {nd + 2}-d input (batch, channels, "
-                f"{nd} spatial axes), got input_shape {self.input_shape}. "
+                f"{self._where()}Expected {nd + 2} input dimensions: expects "
+                f"a {nd + 2}-d input (batch, channels, {nd} spatial axes), "
+                f"got input_shape {self.input_shape}. "
                 f"Reshape the input or use the {len(self.input_shape) - 2}-d "
                 f"pooling layer.")
         self.pool_size = as_tuple(pool_size, nd, numbers.Integral,
@@ -161,6 +181,13 @@ class _PoolNDLayer(Layer):
             raise ValueError(
                 f"{self._where()}`mode` must be one of {POOL_MODES}, got "
                 f"{mode!r}.")
+        shape = self.get_output_shape_for(self.input_shape)
+        if any(s is not None and s <= 0 for s in shape[2:]):
+            raise ValueError(
+                f"{self._where()}the output would have shape {shape} for "
+                f"input shape {self.input_shape}: `pool_size` "
+                f"{self.pool_size} is larger than the input. Use a smaller "
+                f"`pool_size`, ignore_border=False, or a larger input.")
 
     def get_output_shape_for(self, input_shape):
         return tuple(input_shape[:2]) + tuple(
@@ -300,8 +327,9 @@ class _UpscaleNDLayer(Layer):
         nd = self.nd
         if len(self.input_shape) != nd + 2:
             raise ValueError(
-                f"{self._where()}expects a {nd + 2}-d input (batch, channels, "
-                f"{nd} spatial axes), got input_shape {self.input_shape}.")
+                f"{self._where()}Expected {nd + 2} input dimensions: expects "
+                f"a {nd + 2}-d input (batch, channels, {nd} spatial axes), "
+                f"got input_shape {self.input_shape}.")
         self.scale_factor = as_tuple(scale_factor, nd, numbers.Integral,
                                      name="scale_factor",
                                      owner=self._where().rstrip(": "))

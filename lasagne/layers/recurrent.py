@@ -110,6 +110,15 @@ class CustomRecurrentLayer(_BaseRecurrentLayer):
         self.hidden_to_hidden = hidden_to_hidden
         self.nonlinearity = (nonlinearities.identity if nonlinearity is None
                              else nonlinearity)
+        for arg, graph in (("input_to_hidden", input_to_hidden),
+                           ("hidden_to_hidden", hidden_to_hidden)):
+            inputs = [l for l in helper.get_all_layers(graph)
+                      if isinstance(l, InputLayer)]
+            if len(inputs) != 1:
+                raise ValueError(
+                    f"{self._where()}`{arg}` must have exactly one "
+                    f"InputLayer (the step's input), but it has "
+                    f"{len(inputs)}: {inputs}.")
         in_shape = self.input_shapes[0]
         i2h_in = helper.get_all_layers(input_to_hidden)[0].output_shape
         if tuple(i2h_in[1:]) != tuple(in_shape[2:]):
@@ -125,6 +134,20 @@ class CustomRecurrentLayer(_BaseRecurrentLayer):
             raise ValueError(
                 f"{self._where()}hidden_to_hidden must keep the hidden shape:"
                 f" it takes {h2h_in} and gives {h2h_out}.")
+        steps = (None if None in in_shape[:2] else in_shape[0] * in_shape[1])
+        if precompute_input and None not in (i2h_out[0], steps) \
+                and i2h_out[0] != steps:
+            raise ValueError(
+                f"{self._where()}with precompute_input=True, input_to_hidden "
+                f"is applied to all {steps} steps of the batch at once "
+                f"(batch_size*sequence_length), but its output shape is "
+                f"{i2h_out}. Build it on an InputLayer with batch size None.")
+        if not precompute_input and None not in (i2h_out[0], h2h_out[0]) \
+                and i2h_out[0] != h2h_out[0]:
+            raise ValueError(
+                f"{self._where()}with precompute_input=False, the batch sizes "
+                f"of input_to_hidden ({i2h_out}) and hidden_to_hidden "
+                f"({h2h_out}) must be equal (or None).")
         if tuple(i2h_out[1:]) != tuple(h2h_out[1:]):
             raise ValueError(
                 f"{self._where()}input_to_hidden gives {i2h_out} but "

@@ -30,14 +30,23 @@ class FlattenLayer(Layer):
 
     def __init__(self, incoming, outdim=2, **kwargs):
         super().__init__(incoming, **kwargs)
-        ndim = len(self.input_shape)
-        if not isinstance(outdim, utils.int_types) or not 1 <= outdim <= ndim:
+        if not isinstance(outdim, utils.int_types) or outdim < 1:
             raise ValueError(
-                f"{self._where()}`outdim` must be an integer from 1 to the "
-                f"input's {ndim} dimensions, got {outdim!r}.")
+                f"{self._where()}`outdim` must be a positive integer, got "
+                f"{outdim!r}.")
         self.outdim = int(outdim)
+        # checked now for a layer or shape; an object that only follows the
+        # layer protocol (a mock, say) may declare any shape: as in Lasagne,
+        # the check then waits for the shapes the layer is used with
+        if isinstance(incoming, (Layer, tuple)):
+            self.get_output_shape_for(self.input_shape)
 
     def get_output_shape_for(self, input_shape):
+        if self.outdim > len(input_shape):
+            raise ValueError(
+                f"{self._where()}`outdim` must be an integer from 1 to the "
+                f"input's {len(input_shape)} dimensions, got {self.outdim} "
+                f"for input shape {tuple(input_shape)}.")
         to_flatten = input_shape[self.outdim - 1:]
         if any(s is None for s in to_flatten):
             flat = None
@@ -103,6 +112,9 @@ class ReshapeLayer(Layer):
         self.get_output_shape_for(self.input_shape)  # validates sizes now
 
     def get_output_shape_for(self, input_shape, **kwargs):
+        # symbolic sizes (Lasagne allows them here) count as unknown
+        input_shape = [s if isinstance(s, utils.int_types) else None
+                       for s in input_shape]
         output_shape = list(self.shape)
         masked_input = list(input_shape)
         masked_output = list(self.shape)
@@ -139,7 +151,7 @@ class ReshapeLayer(Layer):
                         f"{self._where()}cannot reshape input of shape "
                         f"{tuple(input_shape)} to `shape` {self.shape}: the "
                         f"total size is not divisible by the known output "
-                        f"sizes.")
+                        f"sizes (they do not match).")
                 output_shape[dim] = input_size // output_size
                 output_size = input_size
         if (input_size is not None and output_size is not None
@@ -147,7 +159,8 @@ class ReshapeLayer(Layer):
             raise ValueError(
                 f"{self._where()}cannot reshape input of shape "
                 f"{tuple(input_shape)} ({input_size} elements) to "
-                f"`shape` {self.shape} ({output_size} elements).")
+                f"`shape` {self.shape} ({output_size} elements): the sizes "
+                f"do not match.")
         return tuple(output_shape)
 
     def get_output_for(self, input, **kwargs):
@@ -249,20 +262,31 @@ class PadLayer(Layer):
 
     def __init__(self, incoming, width, val=0, batch_ndim=2, **kwargs):
         super().__init__(incoming, **kwargs)
-        ndim = len(self.input_shape)
-        if not isinstance(batch_ndim, utils.int_types) or not 0 <= batch_ndim < ndim:
+        if not isinstance(batch_ndim, utils.int_types) or batch_ndim < 0:
             raise ValueError(
-                f"{self._where()}`batch_ndim` must be from 0 to {ndim - 1} "
-                f"for a {ndim}-dimensional input, got {batch_ndim!r}.")
+                f"{self._where()}`batch_ndim` must be a non-negative integer, "
+                f"got {batch_ndim!r}.")
         self.width = width
         self.val = val
         self.batch_ndim = int(batch_ndim)
-        self._widths = _normalize_pad_widths(
-            width, ndim - self.batch_ndim, self._where())
+        # checked now for a layer or shape; for a protocol-only incoming
+        # that cannot be padded, when used (see FlattenLayer)
+        if isinstance(incoming, (Layer, tuple)) or \
+                self.batch_ndim < len(self.input_shape):
+            self._pad_widths(self.input_shape)
+
+    def _pad_widths(self, input_shape):
+        ndim = len(input_shape)
+        if self.batch_ndim >= ndim:
+            raise ValueError(
+                f"{self._where()}`batch_ndim` must be from 0 to {ndim - 1} "
+                f"for a {ndim}-dimensional input, got {self.batch_ndim}.")
+        return _normalize_pad_widths(self.width, ndim - self.batch_ndim,
+                                     self._where())
 
     def get_output_shape_for(self, input_shape):
         output_shape = list(input_shape)
-        for k, (before, after) in enumerate(self._widths):
+        for k, (before, after) in enumerate(self._pad_widths(input_shape)):
             axis = self.batch_ndim + k
             if output_shape[axis] is not None:
                 output_shape[axis] += before + after

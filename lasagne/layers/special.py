@@ -74,8 +74,9 @@ def _per_axis_shape(layer, shared_axes, what):
                   if axis not in shared_axes)
     if any(size is None for size in shape):
         raise ValueError(
-            f"{layer._where()}{what} needs known input sizes on every axis "
-            f"not in shared_axes={shared_axes}; the input shape is "
+            f"{layer._where()}{what} needs specified input sizes (known "
+            f"input sizes on every axis not in shared_axes={shared_axes}); "
+            f"the input shape is "
             f"{layer.input_shape}. Fix those sizes or share over those axes.")
     return shape
 
@@ -366,6 +367,7 @@ class RandomizedRectifierLayer(Layer):
         self._seeds = np.random.RandomState(lasagne_random.draw_seed())
 
     def get_output_for(self, input, deterministic=False, **kwargs):
+        input = utils.as_theano_expression(input)  # a numpy array, too
         if deterministic or self.upper == self.lower:
             slope = pt.constant((self.lower + self.upper) / 2.0,
                                 dtype=input.dtype)

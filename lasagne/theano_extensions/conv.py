@@ -15,6 +15,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from ..ops.conv import conv2d
+from ..utils import _Unsupported
 
 __all__ = ["conv1d_sc", "conv1d_mc0", "conv1d_mc1", "conv1d_unstrided",
            "conv1d_sd", "conv1d_md"]
@@ -57,6 +58,17 @@ def _filter_length(filters, filter_shape, name):
         raise ValueError(f"{name}: this border_mode needs the filter length; "
                          f"pass filter_shape.")
     return static
+
+
+def _stride_divides(k, stride, name):
+    """Lasagne's conv1d_sd, _md and _unstrided split the filter into
+    `stride` phases, so they refuse a filter length the stride does not
+    divide; these do the same (code relying on the error keeps it)."""
+    if k % stride:
+        raise _Unsupported(
+            f"{name}: Filter length ({k}) is not a multiple of the stride "
+            f"({stride}). Use conv1d_mc0 (or Conv1DLayer's default) for this "
+            f"stride.")
 
 
 def _valid_only(border_mode, name):
@@ -163,6 +175,9 @@ def conv1d_unstrided(input, filters, image_shape, filter_shape,
     """
     _valid_only(border_mode, "conv1d_unstrided")
     stride = _stride(subsample, "conv1d_unstrided")
+    _stride_divides(_filter_length(pt.as_tensor_variable(filters),
+                                   filter_shape, "conv1d_unstrided"),
+                    stride, "conv1d_unstrided")
     out = implementation(input, filters, image_shape, filter_shape,
                          border_mode="valid", subsample=(1,),
                          filter_flip=filter_flip)
@@ -188,6 +203,7 @@ def conv1d_sd(input, filters, image_shape, filter_shape,
         filters)
     stride = _stride(subsample, "conv1d_sd")
     k = _filter_length(filters, filter_shape, "conv1d_sd")
+    _stride_divides(k, stride, "conv1d_sd")
     if filter_flip:
         filters = filters[:, :, ::-1]
     length = input.shape[2] - k + 1
@@ -215,6 +231,7 @@ def conv1d_md(input, filters, image_shape, filter_shape,
         filters)
     stride = _stride(subsample, "conv1d_md")
     k = _filter_length(filters, filter_shape, "conv1d_md")
+    _stride_divides(k, stride, "conv1d_md")
     if filter_flip:
         filters = filters[:, :, ::-1]
     length = input.shape[2] - k + 1

@@ -54,7 +54,7 @@ def test_conv_output_and_input_length():
     assert conv_input_length(8, 3, 1, "valid") == 10
     assert conv_input_length(4, 3, 2, 1) == 7
     for fn in (conv_output_length, conv_input_length):
-        with pytest.raises(ValueError, match="invalid pad 'wide'"):
+        with pytest.raises(ValueError, match="Invalid pad: 'wide'"):
             fn(10, 3, 1, "wide")
 
 

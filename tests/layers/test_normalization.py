@@ -71,13 +71,45 @@ class TestBatchNormLayer:
         assert isinstance(top.input_layer, BatchNormLayer)
 
 
+class TestLasagneBatchNormDetails:
+    """Behaviours Lasagne 0.2's own suite pins down."""
+
+    @pytest.mark.parametrize("mode", ["FAST_COMPILE", "NUMBA"])
+    def test_averages_used_and_updated_gives_the_old_averages(self, mode):
+        x = random_array((6, 3, 4))
+        mean, inv_std = np.arange(3.0), np.array([1.0, 0.5, 2.0])
+        layer = BatchNormLayer((6, 3, 4), mean=mean.copy(), inv_std=inv_std.copy(),
+                               alpha=0.5, beta=None, gamma=None)
+        inp = pt.tensor3()
+        out = layer.get_output_for(inp, batch_norm_use_averages=True,
+                                   batch_norm_update_averages=True)
+        got = pytensor.function([inp], out, mode=mode)(x)
+        # the output normalizes with the averages as they were ...
+        np.testing.assert_allclose(got, (x - mean[None, :, None]) * inv_std[None, :, None])
+        # ... and the averages move towards the batch statistics
+        np.testing.assert_allclose(layer.mean.get_value(), 0.5 * mean + 0.5 * x.mean((0, 2)))
+
+    def test_running_averages_are_tagged(self):
+        layer = BatchNormLayer((None, 3))
+        assert layer.get_params(batch_norm_stat=True) == [layer.mean, layer.inv_std]
+
+
 class TestStandardization:
-    @pytest.mark.parametrize("axes,np_axes", [("auto", (1, 2, 3)), ("spatial", (2, 3)), ("features", (1,)),
-                                              ((1, 3), (1, 3))])
+    # Lasagne's meanings: 'auto' is 'spatial' from 3-d inputs on,
+    # 'features' is every axis but the batch axis
+    @pytest.mark.parametrize("axes,np_axes", [("auto", (2, 3)), ("spatial", (2, 3)), ("features", (1, 2, 3)),
+                                              ((1, 3), (1, 3)), (1, (1,))])
     def test_against_numpy(self, axes, np_axes):
         x = random_array((2, 3, 4, 5))
         layer = StandardizationLayer(InputLayer((None, 3, 4, 5)), axes=axes, epsilon=1e-3)
         ref = (x - x.mean(np_axes, keepdims=True)) / np.sqrt(x.var(np_axes, keepdims=True) + 1e-3)
+        check_layer(layer, x, reference=ref)
+
+    def test_auto_on_2d_input_is_the_feature_axis(self):
+        x = random_array((3, 5))
+        layer = StandardizationLayer(InputLayer((None, 5)), epsilon=1e-3)
+        assert layer.axes == (1,)
+        ref = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-3)
         check_layer(layer, x, reference=ref)
 
     def test_bad_axes(self):

@@ -92,7 +92,7 @@ def test_pool_layer_backends_agree():
      r"MaxPool2DLayer 'p': `pad`=\(1, 1\) needs ignore_border=True"),
     (Pool2DLayer, dict(pool_size=0), r"Pool2DLayer 'p'.*positive.*"
      r"pool_size=\(0, 0\)"),
-    (Pool1DLayer, dict(pool_size=2), r"Pool1DLayer 'p': expects a 3-d input"),
+    (Pool1DLayer, dict(pool_size=2), r"Pool1DLayer 'p': Expected 3 input dimensions: expects a 3-d input"),
     (Upscale2DLayer, dict(scale_factor=0), r"Upscale2DLayer 'p'.*"
      r"`scale_factor`.*\(0, 0\)"),
     (Upscale2DLayer, dict(scale_factor=2, mode="nearest"),
