@@ -416,8 +416,9 @@ class LSTMLayer(_GatedLayer):
                  gradient_steps=-1, grad_clipping=0, unroll_scan=False,
                  precompute_input=True, mask_input=None,
                  only_return_final=False, **kwargs):
-        super().__init__(incoming, {"cell_init": cell_init,
-                                    "hid_init": hid_init},
+        # hid_init's layer before cell_init's, as in Lasagne's input_layers
+        super().__init__(incoming, {"hid_init": hid_init,
+                                    "cell_init": cell_init},
                          backwards, learn_init, gradient_steps, grad_clipping,
                          unroll_scan, precompute_input, mask_input,
                          only_return_final, **kwargs)
