@@ -4,6 +4,7 @@ import pytensor
 import pytensor.tensor as pt
 
 from .. import utils
+from ..ops.concat import concatenate
 from .base import MergeLayer
 from .special import _check_expression_args
 
@@ -196,7 +197,7 @@ class ConcatLayer(MergeLayer):
 
     def get_output_for(self, inputs, **kwargs):
         inputs = _autocrop(inputs, self.cropping, self.input_shapes)
-        return pt.concatenate(inputs, axis=self.axis)
+        return concatenate(inputs, axis=self.axis)
 
 
 concat = ConcatLayer
