@@ -7,6 +7,7 @@ import pytensor as _pytensor  # noqa: F401,E402  (fail early if missing)
 from . import nonlinearities
 from . import init
 from . import layers
+from . import linker
 from . import objectives
 from . import persistence
 from . import random
