@@ -13,12 +13,28 @@ VM calls C thunks. A node seen before, in this process or any other on the
 machine, costs a dictionary lookup or a cache load; nothing is re-optimised.
 The price is one Python call per node per step (microseconds), small beside
 the Ops of a neural network.
+
+Importing lasagne registers the linker as ``"numba_node"`` and the mode
+``"NUMBA_NODE"`` (PyTensor's ``fast_run`` and ``numba`` rewrites, this
+linker) with PyTensor.
+
+Examples
+--------
+>>> import numpy as np, pytensor, pytensor.tensor as pt
+>>> import lasagne
+>>> x = pt.vector("x")
+>>> f = pytensor.function([x], pt.exp(x).sum(), mode="NUMBA_NODE")
+>>> float(f(np.zeros(3)))
+3.0
 """
 import hashlib
+import os
 
+import numpy as np
 from pytensor.configdefaults import config
 from pytensor.link.basic import Container, LocalLinker
 from pytensor.link.utils import gc_helper, map_storage, raise_with_op
+from pytensor.scalar import ScalarType
 
 __all__ = ["NumbaNodeLinker", "node_function", "node_cache_key",
            "NODE_STATS", "cache_counts"]
@@ -100,6 +116,24 @@ def node_function(node):
     return dispatcher
 
 
+def _scalar_outputs(fn, node):
+    """Numba returns a scalar output as a Python number: give it back its
+    dtype, so that the next node is called with the types it was built
+    for (an int32 stays int32)."""
+    casts = [np.dtype(v.type.dtype).type if isinstance(v.type, ScalarType)
+             else None for v in node.outputs]
+    if not any(casts):
+        return fn
+    if len(casts) == 1:
+        cast = casts[0]
+        return lambda *args: cast(fn(*args))
+
+    def cast_all(*args):
+        return tuple(value if cast is None else cast(value)
+                     for cast, value in zip(casts, fn(*args)))
+    return cast_all
+
+
 def _thunk(fn, inputs, outputs):
     if len(outputs) == 1:
         out = outputs[0]
@@ -140,7 +174,7 @@ class NumbaNodeLinker(LocalLinker):
         if no_recycling is None:
             no_recycling = []
         if self.fgraph is not None and self.fgraph is not fgraph:
-            return type(self)(self.allow_gc, self.schedule).accept(
+            return type(self)(self.allow_gc, self._scheduler).accept(
                 fgraph, no_recycling, profile)
         self.fgraph = fgraph
         self.no_recycling = no_recycling
@@ -154,7 +188,7 @@ class NumbaNodeLinker(LocalLinker):
             fgraph, order, input_storage, output_storage, storage_map)
         thunks = []
         for node in order:
-            thunk = _thunk(node_function(node),
+            thunk = _thunk(_scalar_outputs(node_function(node), node),
                            [storage_map[v] for v in node.inputs],
                            [storage_map[v] for v in node.outputs])
             thunk.inputs = [storage_map[v] for v in node.inputs]
@@ -185,7 +219,7 @@ class NumbaNodeLinker(LocalLinker):
                 raise_with_op(fgraph, order[i], thunks[i])
 
         run.storage_map = storage_map
-        run.allow_gc = False  # intermediates are freed by run itself
+        run.allow_gc = self.allow_gc
         return (run,
                 [Container(v, s) for v, s in
                  zip(fgraph.inputs, input_storage, strict=True)],
@@ -204,6 +238,17 @@ def _register():
     if "NUMBA_NODE" not in predefined_modes:
         register_mode("NUMBA_NODE", Mode(
             "numba_node", RewriteDatabaseQuery(include=["fast_run", "numba"])))
+
+
+def _default_unless_chosen():
+    """Make ``NUMBA_NODE`` PyTensor's default mode, unless the user chose a
+    mode or a linker (``PYTENSOR_FLAGS``, ``.pytensorrc``, or in code
+    before importing lasagne), or set ``LASAGNE_NODE_LINKER=0``."""
+    from pytensor.compile.mode import predefined_modes
+    if os.environ.get("LASAGNE_NODE_LINKER", "1") == "0":
+        return
+    if config.mode == "Mode" and config.linker == "auto":
+        config.mode = predefined_modes["NUMBA_NODE"]
 
 
 _register()
