@@ -15,6 +15,10 @@ from . import regularization
 from . import updates
 from . import utils
 
+# pytensor.function(...) compiles node by node unless the user chose a mode
+# (docs/user/backends.rst, "Which mode you get").
+linker._default_unless_chosen()
+
 __version__ = "0.3.dev0"
 
 __all__ = ["nonlinearities", "init", "layers", "objectives", "persistence",
