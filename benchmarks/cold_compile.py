@@ -9,7 +9,7 @@ machine the CPU time is the steadier figure.
 * ``lstm``: an LSTM layer (64 units) and a softmax layer, Adam.
 * ``resnet20``: ResNet-20 for CIFAR-10 (He et al. 2016: 3 stages of 3
   residual blocks, 16/32/64 channels, batch normalization), batch 128.
-* ``variant``: the MNIST CNN with other widths (16 and 48 filters, 128
+* ``variant``: the MNIST CNN with other widths (16 filters, 128
   units) trained with Adam, compiled after ``cnn`` in the same compiledir,
   as when a user edits a script and runs it again.
 
