@@ -81,6 +81,7 @@ def _train_twice(build, mode, ndim):
     return losses, [p.get_value() for p in params]
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("build,ndim", [(_cnn, 4), (_batch_norm_mlp, 4),
                                         (_lstm, 3)])
 def test_numbers_equal_numba_mode(build, ndim):
@@ -143,3 +144,28 @@ def test_node_functions_load_from_the_cache_in_a_new_process(tmp_path):
                 for r in f(xv, wv)]
     np.testing.assert_allclose([float(v) for v in runs[1][3:]], expected,
                                rtol=1e-10)
+
+
+DEFAULT_SCRIPT = """
+import pytensor
+import lasagne
+from pytensor.compile.mode import get_default_mode
+print(type(get_default_mode().linker).__name__)
+"""
+
+
+@pytest.mark.parametrize("flags,env,expected", [
+    ("", {}, "NumbaNodeLinker"),
+    ("mode=NUMBA", {}, "NumbaLinker"),
+    ("linker=cvm", {}, "VMLinker"),
+    ("", {"LASAGNE_NODE_LINKER": "0"}, "NumbaLinker"),
+])
+def test_importing_lasagne_selects_the_node_linker_unless_chosen(
+        tmp_path, flags, env, expected):
+    pytensor_flags = f"base_compiledir={tmp_path}" + (
+        "," + flags if flags else "")
+    run = subprocess.run(
+        [sys.executable, "-c", DEFAULT_SCRIPT], capture_output=True,
+        text=True, env=dict(os.environ, PYTENSOR_FLAGS=pytensor_flags, **env))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-1] == expected
