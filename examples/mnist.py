@@ -20,7 +20,7 @@ import pytensor.tensor as pt
 
 import lasagne
 from datasets import load_mnist
-from training import iterate_minibatches, plot_curves, progress
+from training import iterate_minibatches, plot_curves, progress, warm_up
 
 
 # ---------------------------------------------------------------- models --
@@ -144,6 +144,10 @@ def _train(model, num_epochs, train_size, batch_size, learning_rate,
                                  updates=updates, mode=mode)
     val_fn = pytensor.function([input_var, target_var], [test_loss, test_acc],
                                mode=mode)
+    # Numba compiles at the first call: make it now, so that the figure
+    # below is the time to the first step, not the epoch's.
+    warm_up(train_fn, X_train[:batch_size], y_train[:batch_size])
+    warm_up(val_fn, X_val[:batch_size], y_val[:batch_size])
     compile_time = time.time() - start
     print(f"  compiled in {compile_time:.1f}s")
 

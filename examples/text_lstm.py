@@ -37,7 +37,7 @@ import pytensor.tensor as pt
 import lasagne
 from lasagne.layers import DenseLayer, EmbeddingLayer, InputLayer, LSTMLayer
 from datasets import load_devils_dictionary
-from training import plot_curves, progress
+from training import plot_curves, progress, warm_up
 
 
 class Vocabulary:
@@ -163,6 +163,12 @@ def main(num_epochs=10, steps_per_epoch=None, text_path=None, text_size=None,
         start = time.time()
         train_fn, loss_fn, predict_fn = build_functions(
             network, input_var, target_var, learning_rate)
+        # Numba compiles at the first call: make it now, so that the
+        # compile time printed is the time to the first step.
+        xb = np.zeros((batch_size, seq_len), dtype="int32")
+        warm_up(train_fn, xb, xb)
+        warm_up(loss_fn, xb, xb)
+        warm_up(predict_fn, xb)
         if verbose:
             print(f"{lasagne.layers.count_params(network, trainable=True):,} "
                   f"parameters; compiled in {time.time() - start:.1f}s",

@@ -1,5 +1,5 @@
-"""Small helpers shared by the examples: minibatches, a progress bar, and
-training curves."""
+"""Small helpers shared by the examples: minibatches, a progress bar, a
+warm-up call, and training curves."""
 import sys
 import time
 
@@ -16,6 +16,21 @@ def iterate_minibatches(inputs, targets, batchsize, shuffle=False, rng=None):
     for start in range(0, len(inputs) - batchsize + 1, batchsize):
         excerpt = indices[start:start + batchsize]
         yield inputs[excerpt], targets[excerpt]
+
+
+def warm_up(fn, *args):
+    """Call the compiled function `fn` once on `args` and undo what it
+    changed (parameters, optimizer state, random generators).
+
+    Numba compiles a function at its first call; calling it once right
+    after ``pytensor.function`` makes the time reported as compile time the
+    time a user waits, and leaves training exactly as it would have been.
+    """
+    shared = fn.get_shared()
+    saved = [var.get_value(borrow=False) for var in shared]
+    fn(*args)
+    for var, value in zip(shared, saved):
+        var.set_value(value, borrow=True)
 
 
 def progress(iterable, total, desc):

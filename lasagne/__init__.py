@@ -7,12 +7,17 @@ import pytensor as _pytensor  # noqa: F401,E402  (fail early if missing)
 from . import nonlinearities
 from . import init
 from . import layers
+from . import linker
 from . import objectives
 from . import persistence
 from . import random
 from . import regularization
 from . import updates
 from . import utils
+
+# pytensor.function(...) compiles node by node unless the user chose a mode
+# (docs/user/backends.rst, "Which mode you get").
+linker._default_unless_chosen()
 
 __version__ = "0.3.dev0"
 

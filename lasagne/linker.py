@@ -1,0 +1,254 @@
+"""A Numba linker that compiles each node once per machine.
+
+PyTensor's Numba linker compiles a graph into one Numba function that calls
+one function per node. Each node's function is cached on disk, but Numba
+links the code of every callee into the graph's function and optimises the
+whole again: every new graph (another optimizer, another width, another
+loss) pays seconds of LLVM work for nodes it has compiled before.
+
+:class:`NumbaNodeLinker` compiles each node into its own Numba function
+with a Python entry point, cached on disk under the node's PyTensor cache
+key, and calls the nodes in order from a small Python loop, as PyTensor's
+VM calls C thunks. A node seen before, in this process or any other on the
+machine, costs a dictionary lookup or a cache load; nothing is re-optimised.
+The price is one Python call per node per step (microseconds), small beside
+the Ops of a neural network.
+
+Importing lasagne registers the linker as ``"numba_node"`` and the mode
+``"NUMBA_NODE"`` (PyTensor's ``fast_run`` and ``numba`` rewrites, this
+linker) with PyTensor.
+
+Examples
+--------
+>>> import numpy as np, pytensor, pytensor.tensor as pt
+>>> import lasagne
+>>> x = pt.vector("x")
+>>> f = pytensor.function([x], pt.exp(x).sum(), mode="NUMBA_NODE")
+>>> float(f(np.zeros(3)))
+3.0
+"""
+import hashlib
+import os
+
+import numpy as np
+from pytensor.configdefaults import config
+from pytensor.link.basic import Container, LocalLinker
+from pytensor.link.utils import gc_helper, map_storage, raise_with_op
+from pytensor.scalar import ScalarType
+
+__all__ = ["NumbaNodeLinker", "node_function", "node_cache_key",
+           "NODE_STATS", "cache_counts"]
+
+#: Counters, for tests and benchmarks: ``built`` node functions made in
+#: this process (compiled, or loaded from Numba's cache, at their first
+#: call), ``reused`` ones found in this process's memo.
+NODE_STATS = {"built": 0, "reused": 0}
+
+_MEMO = {}
+_SRC = "def {name}(*args):\n    return jitable_func(*args)\n"
+
+
+def node_cache_key(node):
+    """The key a node's function is shared and cached under, or None
+    where PyTensor gives its Op no cache key."""
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
+    if not config.numba__cache:
+        return None
+    return _full_key(node, numba_funcify_and_cache_key(node.op,
+                                                       node=node)[1])
+
+
+def _full_key(node, key):
+    # PyTensor's key names the Op; the function generated for it can also
+    # depend on the node's input and output types (a MakeVector of two
+    # scalars or of four), so they are part of the key.
+    if key is None:
+        return None
+    types = repr([(v.type, v.type.numpy_dtype.str
+                   if hasattr(v.type, "numpy_dtype") else None)
+                  for v in node.inputs + node.outputs])
+    digest = hashlib.sha256(types.encode()).hexdigest()[:20]
+    return (f"lasagne_node_{key}_{digest}"
+            f"_fastmath{int(config.numba__fastmath)}")
+
+
+def cache_counts():
+    """Numba cache hits and misses (signatures loaded from disk, and
+    compiled) of the node functions made in this process."""
+    hits = misses = 0
+    for dispatcher in _MEMO.values():
+        hits += sum(dispatcher.stats.cache_hits.values())
+        misses += sum(dispatcher.stats.cache_misses.values())
+    return hits, misses
+
+
+def node_function(node):
+    """A Numba dispatcher with a Python entry point computing `node`'s
+    outputs from its inputs, shared by all nodes with the same cache key."""
+    from pytensor.link.numba.dispatch.basic import (
+        numba_funcify, numba_funcify_and_cache_key, numba_njit)
+    from pytensor.link.numba.cache import compile_numba_function_src
+
+    if config.numba__cache:
+        jitable, key = numba_funcify_and_cache_key(node.op, node=node)
+    else:
+        jitable, key = numba_funcify(node.op, node=node), None
+    key = _full_key(node, key)
+    if key is not None:
+        found = _MEMO.get(key)
+        if found is not None:
+            NODE_STATS["reused"] += 1
+            return found
+    name = getattr(jitable, "__name__", "node_fn")
+    if not name.isidentifier():
+        name = "node_fn"
+    wrapper = compile_numba_function_src(
+        _SRC.format(name=name), name,
+        # A cached entry point rebuilds its environment from the module
+        # named here when it is loaded in a new process.
+        global_env={"jitable_func": jitable, "__name__": __name__},
+        cache_key=key)
+    dispatcher = numba_njit(wrapper, final_function=True,
+                            cache=key is not None)
+    NODE_STATS["built"] += 1
+    if key is not None:
+        _MEMO[key] = dispatcher
+    return dispatcher
+
+
+def _scalar_outputs(fn, node):
+    """Numba returns a scalar output as a Python number: give it back its
+    dtype, so that the next node is called with the types it was built
+    for (an int32 stays int32)."""
+    casts = [np.dtype(v.type.dtype).type if isinstance(v.type, ScalarType)
+             else None for v in node.outputs]
+    if not any(casts):
+        return fn
+    if len(casts) == 1:
+        cast = casts[0]
+        return lambda *args: cast(fn(*args))
+
+    def cast_all(*args):
+        return tuple(value if cast is None else cast(value)
+                     for cast, value in zip(casts, fn(*args)))
+    return cast_all
+
+
+def _thunk(fn, inputs, outputs):
+    if len(outputs) == 1:
+        out = outputs[0]
+        if len(inputs) == 1:
+            a, = inputs
+
+            def thunk():
+                out[0] = fn(a[0])
+        elif len(inputs) == 2:
+            a, b = inputs
+
+            def thunk():
+                out[0] = fn(a[0], b[0])
+        else:
+            def thunk():
+                out[0] = fn(*[i[0] for i in inputs])
+    else:
+        def thunk():
+            for cell, value in zip(outputs, fn(*[i[0] for i in inputs])):
+                cell[0] = value
+    return thunk
+
+
+class NumbaNodeLinker(LocalLinker):
+    """Runs each node's cached Numba function in turn (see module doc)."""
+
+    required_rewrites = ("minimum_compile", "numba")
+    incompatible_rewrites = ("cxx_only", "BlasOpt", "local_careduce_fusion",
+                             "scan_reduce_trace_prealloc")
+
+    def __init__(self, allow_gc=None, schedule=None):
+        if allow_gc is None:
+            allow_gc = config.allow_gc
+        super().__init__(allow_gc=allow_gc, scheduler=schedule)
+        self.fgraph = None
+
+    def accept(self, fgraph, no_recycling=None, profile=None):
+        if no_recycling is None:
+            no_recycling = []
+        if self.fgraph is not None and self.fgraph is not fgraph:
+            return type(self)(self.allow_gc, self._scheduler).accept(
+                fgraph, no_recycling, profile)
+        self.fgraph = fgraph
+        self.no_recycling = no_recycling
+        return self
+
+    def make_all(self, input_storage=None, output_storage=None,
+                 storage_map=None):
+        fgraph = self.fgraph
+        order = self.schedule(fgraph)
+        input_storage, output_storage, storage_map = map_storage(
+            fgraph, order, input_storage, output_storage, storage_map)
+        thunks = []
+        for node in order:
+            thunk = _thunk(_scalar_outputs(node_function(node), node),
+                           [storage_map[v] for v in node.inputs],
+                           [storage_map[v] for v in node.outputs])
+            thunk.inputs = [storage_map[v] for v in node.inputs]
+            thunk.outputs = [storage_map[v] for v in node.outputs]
+            thunks.append(thunk)
+
+        # Free each intermediate after its last use, as the single Numba
+        # function of PyTensor's linker does.
+        computed, last_user = gc_helper(order)
+        outputs = set(fgraph.outputs)
+        frees = []
+        for node in order:
+            frees.append(tuple(
+                storage_map[v] for v in node.inputs
+                if v in computed and v not in outputs
+                and last_user[v] is node) if self.allow_gc else ())
+        steps = list(zip(thunks, frees))
+
+        def run():
+            i = 0
+            try:
+                for thunk, free in steps:
+                    thunk()
+                    for cell in free:
+                        cell[0] = None
+                    i += 1
+            except Exception:
+                raise_with_op(fgraph, order[i], thunks[i])
+
+        run.storage_map = storage_map
+        run.allow_gc = self.allow_gc
+        return (run,
+                [Container(v, s) for v, s in
+                 zip(fgraph.inputs, input_storage, strict=True)],
+                [Container(v, s, readonly=True) for v, s in
+                 zip(fgraph.outputs, output_storage, strict=True)],
+                thunks, order)
+
+
+def _register():
+    from pytensor.compile.mode import (Mode, predefined_linkers,
+                                       predefined_modes, register_linker,
+                                       register_mode)
+    from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+    if "numba_node" not in predefined_linkers:
+        register_linker("numba_node", NumbaNodeLinker())
+    if "NUMBA_NODE" not in predefined_modes:
+        register_mode("NUMBA_NODE", Mode(
+            "numba_node", RewriteDatabaseQuery(include=["fast_run", "numba"])))
+
+
+def _default_unless_chosen():
+    """Make ``NUMBA_NODE`` PyTensor's default mode, unless the user chose a
+    mode or a linker (``PYTENSOR_FLAGS``, ``.pytensorrc``, or in code
+    before importing lasagne), or set ``LASAGNE_NODE_LINKER=0``."""
+    from pytensor.compile.mode import predefined_modes
+    if os.environ.get("LASAGNE_NODE_LINKER", "1") == "0":
+        return
+    if config.mode == "Mode" and config.linker == "auto":
+        config.mode = predefined_modes["NUMBA_NODE"]
+
+
+_register()

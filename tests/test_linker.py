@@ -1,0 +1,171 @@
+"""The per-node Numba linker: nodes shared across graphs and processes are
+not compiled again, and its numbers are those of PyTensor's Numba mode."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+import lasagne
+from lasagne import linker
+from lasagne.layers import (Conv2DLayer, DenseLayer, DropoutLayer,
+                            InputLayer, LSTMLayer, MaxPool2DLayer, batch_norm,
+                            get_all_params, get_output)
+from lasagne.nonlinearities import softmax
+
+
+def _keys(fn):
+    return {linker.node_cache_key(node)
+            for node in fn.maker.fgraph.toposort()}
+
+
+def test_second_graph_reuses_the_nodes_of_the_first():
+    x = pt.matrix("x")
+    w = pt.matrix("w")
+    hidden = pt.exp(pt.dot(x, w))
+    first = pytensor.function([x, w], hidden.sum(axis=1),
+                              mode="NUMBA_NODE")
+    before = dict(linker.NODE_STATS)
+    # The same product and exponential, another reduction after them.
+    second = pytensor.function([x, w], hidden.max(axis=1),
+                               mode="NUMBA_NODE")
+    nodes = second.maker.fgraph.toposort()
+    new = _keys(second) - _keys(first)
+    assert None not in new and 0 < len(new) < len(nodes)
+    assert linker.NODE_STATS["built"] - before["built"] == len(new)
+    assert (linker.NODE_STATS["reused"] - before["reused"]
+            == len(nodes) - len(new))
+    xv = np.linspace(-1, 1, 6).reshape(2, 3)
+    wv = np.linspace(0, 1, 12).reshape(3, 4)
+    np.testing.assert_allclose(first(xv, wv), np.exp(xv @ wv).sum(1))
+    np.testing.assert_allclose(second(xv, wv), np.exp(xv @ wv).max(1))
+
+
+def _cnn(x_var):
+    net = InputLayer((None, 1, 10, 10), input_var=x_var)
+    net = MaxPool2DLayer(Conv2DLayer(net, 4, 3), 2)
+    net = DenseLayer(DropoutLayer(net, 0.5), 8)
+    return DenseLayer(net, 3, nonlinearity=softmax), (5, 1, 10, 10)
+
+
+def _batch_norm_mlp(x_var):
+    net = InputLayer((None, 1, 10, 10), input_var=x_var)
+    net = batch_norm(DenseLayer(net, 16))
+    return DenseLayer(net, 3, nonlinearity=softmax), (5, 1, 10, 10)
+
+
+def _lstm(x_var):
+    net = InputLayer((None, 4, 6), input_var=x_var)
+    net = LSTMLayer(net, 5, only_return_final=True)
+    return DenseLayer(net, 3, nonlinearity=softmax), (2, 4, 6)
+
+
+def _train_twice(build, mode, ndim):
+    """Loss of two steps and the parameters after them."""
+    lasagne.random.set_rng(np.random.RandomState(1))
+    x_var = pt.tensor(dtype="float64", shape=(None,) * ndim, name="x")
+    y_var = pt.ivector("y")
+    net, shape = build(x_var)
+    loss = lasagne.objectives.categorical_crossentropy(
+        get_output(net), y_var).mean()
+    params = get_all_params(net, trainable=True)
+    fn = pytensor.function([x_var, y_var], loss, mode=mode,
+                           updates=lasagne.updates.adam(loss, params))
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal(shape)
+    Y = rng.integers(0, 3, shape[0]).astype("int32")
+    losses = [float(fn(X, Y)) for _ in range(2)]
+    return losses, [p.get_value() for p in params]
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("build,ndim", [(_cnn, 4), (_batch_norm_mlp, 4),
+                                        (_lstm, 3)])
+def test_numbers_equal_numba_mode(build, ndim):
+    expected = _train_twice(build, "NUMBA", ndim)
+    losses, params = _train_twice(build, "NUMBA_NODE", ndim)
+    np.testing.assert_allclose(losses, expected[0], rtol=1e-12)
+    for got, want in zip(params, expected[1]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+
+
+SCRIPT = """
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+from lasagne import linker
+from lasagne.ops.conv import conv
+
+x = pt.tensor4("x", dtype="float64")
+w = pt.tensor4("w", dtype="float64")
+y = conv(x, w, padding=1)
+cost = (pt.tanh(y) ** 2).sum()
+f = pytensor.function([x, w], [cost, *pytensor.grad(cost, [x, w])],
+                      mode="NUMBA_NODE")
+xv = np.arange(2 * 3 * 6 * 6, dtype="float64").reshape(2, 3, 6, 6) / 100
+wv = np.linspace(-1, 1, 4 * 3 * 3 * 3).reshape(4, 3, 3, 3)
+out = f(xv, wv)
+hits, misses = linker.cache_counts()
+print(linker.NODE_STATS["built"], hits, misses,
+      *[repr(float((np.cos(np.arange(np.size(r))) * np.ravel(r)).sum()))
+        for r in out])
+"""
+
+
+def test_node_functions_load_from_the_cache_in_a_new_process(tmp_path):
+    """A second process compiles nothing: every node function, the ones
+    calling our kernels by symbol included, loads from Numba's cache."""
+    env = dict(os.environ,
+               PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
+    runs = []
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-c", SCRIPT], env=env,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-2000:]
+        runs.append(run.stdout.split())
+    built, hits, misses = (int(v) for v in runs[0][:3])
+    assert built > 3 and hits == 0 and misses == built
+    built2, hits, misses = (int(v) for v in runs[1][:3])
+    assert built2 == built and hits == built and misses == 0
+    assert runs[0][3:] == runs[1][3:]
+    # Against the Ops' own implementations.
+    x = pt.tensor4("x", dtype="float64")
+    w = pt.tensor4("w", dtype="float64")
+    from lasagne.ops.conv import conv
+    cost = (pt.tanh(conv(x, w, padding=1)) ** 2).sum()
+    f = pytensor.function([x, w], [cost, *pytensor.grad(cost, [x, w])],
+                          mode="FAST_COMPILE")
+    xv = np.arange(2 * 3 * 6 * 6, dtype="float64").reshape(2, 3, 6, 6) / 100
+    wv = np.linspace(-1, 1, 4 * 3 * 3 * 3).reshape(4, 3, 3, 3)
+    expected = [float((np.cos(np.arange(np.size(r))) * np.ravel(r)).sum())
+                for r in f(xv, wv)]
+    np.testing.assert_allclose([float(v) for v in runs[1][3:]], expected,
+                               rtol=1e-10)
+
+
+DEFAULT_SCRIPT = """
+import pytensor
+import lasagne
+from pytensor.compile.mode import get_default_mode
+print(type(get_default_mode().linker).__name__)
+"""
+
+
+@pytest.mark.parametrize("flags,env,expected", [
+    ("", {}, "NumbaNodeLinker"),
+    ("mode=NUMBA", {}, "NumbaLinker"),
+    ("linker=cvm", {}, "VMLinker"),
+    ("", {"LASAGNE_NODE_LINKER": "0"}, "NumbaLinker"),
+])
+def test_importing_lasagne_selects_the_node_linker_unless_chosen(
+        tmp_path, flags, env, expected):
+    pytensor_flags = f"base_compiledir={tmp_path}" + (
+        "," + flags if flags else "")
+    run = subprocess.run(
+        [sys.executable, "-c", DEFAULT_SCRIPT], capture_output=True,
+        text=True, env=dict(os.environ, PYTENSOR_FLAGS=pytensor_flags, **env))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-1] == expected
