@@ -190,9 +190,13 @@ class BatchNormTrainGrad(Op):
         return [shapes[0], shapes[2], shapes[2]]
 
     def pullback(self, inputs, outputs, cotangents):
-        known = {out: g for out, g in zip(
-            _train_grad_symbolic(*inputs), cotangents)
-            if not isinstance(g.type, DisconnectedType)}
+        # Backpropagate through the symbolic formulas. g_x reads g_gamma
+        # and g_beta: copies as the outputs keep their cotangents apart
+        # from those that reach them through g_x.
+        g_x, g_gamma, g_beta = _train_grad_symbolic(*inputs)
+        known = {out: g for out, g in zip((g_x, g_gamma.copy(),
+                                           g_beta.copy()), cotangents)
+                 if not isinstance(g.type, DisconnectedType)}
         return pytensor.grad(None, list(inputs), known_grads=known,
                              disconnected_inputs="ignore",
                              return_disconnected="zero")
