@@ -17,7 +17,7 @@ if importlib.util.find_spec("jax") is not None:
 
     @jax_funcify.register(BatchNormTrain)
     def jax_funcify_BatchNormTrain(op, **kwargs):
-        epsilon = op.epsilon
+        epsilon, rectify = op.epsilon, op.rectify
 
         def batch_norm_train(x, gamma, beta):
             axes, nd = _axes(x), x.ndim
@@ -26,13 +26,17 @@ if importlib.util.find_spec("jax") is not None:
             inv_std = 1 / jnp.sqrt((centred * centred).mean(axes) + epsilon)
             inv_std = inv_std.astype(x.dtype)
             y = centred * _channel(gamma * inv_std, nd) + _channel(beta, nd)
+            if rectify:
+                y = jnp.maximum(y, 0)
             return y, mean, inv_std
 
         return batch_norm_train
 
     @jax_funcify.register(BatchNormTrainGrad)
     def jax_funcify_BatchNormTrainGrad(op, **kwargs):
-        def batch_norm_train_grad(x, gy, gamma, mean, inv_std):
+        def batch_norm_train_grad(x, gy, gamma, mean, inv_std, y=None):
+            if y is not None:
+                gy = jnp.where(y > 0, gy, 0)
             axes, nd = _axes(x), x.ndim
             m = x.size // x.shape[1]
             centred = x - _channel(mean, nd)

@@ -27,7 +27,7 @@ def _as3d(x):
         x.shape[0] * x.shape[1], 1)))
 
 
-def _train(x, gamma, beta, epsilon):
+def _train(x, gamma, beta, epsilon, rectify):
     x3 = _as3d(x)
     n, c, s = x3.shape
     y3 = np.empty_like(x3)
@@ -53,15 +53,18 @@ def _train(x, gamma, beta, epsilon):
         shift = coef[j, 1]
         for i in range(n):
             for k in range(s):
-                y3[i, j, k] = x3[i, j, k] * scale + shift
+                v = x3[i, j, k] * scale + shift
+                y3[i, j, k] = max(v, 0) if rectify else v
         mean[j] = mu
         inv_std[j] = istd
     return y3.reshape(x.shape), mean, inv_std
 
 
-def _train_grad(x, gy, gamma, mean, inv_std):
+def _train_grad(x, gy, gamma, mean, inv_std, y, rectify):
+    """With `rectify`, gy counts only where y > 0 (else y is unused)."""
     x3 = _as3d(x)
     g3 = _as3d(gy)
+    y3 = _as3d(y)
     n, c, s = x3.shape
     gx3 = np.empty_like(x3)
     g_gamma = np.empty(c, x.dtype)
@@ -75,6 +78,8 @@ def _train_grad(x, gy, gamma, mean, inv_std):
         for i in range(n):
             for k in range(s):
                 g = g3[i, j, k]
+                if rectify and not y3[i, j, k] > 0:
+                    g = 0
                 sum_g += g
                 sum_gc += g * (x3[i, j, k] - mu)
         istd = float(inv_std[j])
@@ -90,7 +95,10 @@ def _train_grad(x, gy, gamma, mean, inv_std):
         d = coef[j, 2]
         for i in range(n):
             for k in range(s):
-                gx3[i, j, k] = a * g3[i, j, k] + d * x3[i, j, k] + b
+                g = g3[i, j, k]
+                if rectify and not y3[i, j, k] > 0:
+                    g = 0
+                gx3[i, j, k] = a * g + d * x3[i, j, k] + b
     return gx3.reshape(x.shape), g_gamma, g_beta
 
 
@@ -125,17 +133,24 @@ def _salt():
 @register_funcify_default_op_cache_key(BatchNormTrain)
 def numba_funcify_BatchNormTrain(op, node, **kwargs):
     kernel = _compile(_train)
-    epsilon = op.epsilon
+    epsilon, rectify = op.epsilon, op.rectify
 
     def batch_norm_train(x, gamma, beta):
-        return kernel(x, gamma, beta, epsilon)
+        return kernel(x, gamma, beta, epsilon, rectify)
 
     return numba_njit(batch_norm_train), _salt()
 
 
 @register_funcify_default_op_cache_key(BatchNormTrainGrad)
 def numba_funcify_BatchNormTrainGrad(op, node, **kwargs):
-    return _compile(_train_grad), _salt()
+    kernel = _compile(_train_grad)
+    if op.rectify:
+        def batch_norm_train_grad(x, gy, gamma, mean, inv_std, y):
+            return kernel(x, gy, gamma, mean, inv_std, y, True)
+    else:
+        def batch_norm_train_grad(x, gy, gamma, mean, inv_std):
+            return kernel(x, gy, gamma, mean, inv_std, x, False)
+    return numba_njit(batch_norm_train_grad), _salt()
 
 
 @register_funcify_default_op_cache_key(BatchNormInference)

@@ -12,6 +12,14 @@ pass over the data on one thread. The Ops here do it in one node each:
 * :class:`BatchNormInference` -- ``(x, gamma, beta, mean, inv_std) -> y``
   with given (running-average) statistics.
 
+With ``rectify=True`` the training Ops apply a ReLU to ``y`` and mask the
+gradient with it: :func:`lasagne.nonlinearities.rectify` of a
+:class:`BatchNormTrain` output (the ``batch_norm`` macro's ReLU on top)
+builds that variant (:func:`rectify_batch_norm`), and the rewrite
+:func:`merge_batch_norm_statistics` lets the running averages read its
+statistics, so a batch-normalised ReLU costs one node forward and one
+backward.
+
 Statistics are per index of axis 1, over axis 0 and every axis from 2 on
 (batch and spatial positions), as in :class:`lasagne.layers.BatchNormLayer`
 with ``axes='auto'``. Each Op has a numpy ``perform`` (the reference, also
@@ -25,9 +33,11 @@ import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
+from pytensor.graph.rewriting.basic import in2out, node_rewriter
+from pytensor.compile import optdb
 
 __all__ = ["BatchNormTrain", "BatchNormTrainGrad", "BatchNormInference",
-           "batch_norm_train", "batch_norm_inference"]
+           "batch_norm_train", "batch_norm_inference", "rectify_batch_norm"]
 
 
 def _check(op, x, *per_channel):
@@ -70,7 +80,8 @@ class BatchNormTrain(Op):
     """Batch normalisation with the statistics of the batch.
 
     ``(x, gamma, beta) -> (y, mean, inv_std)``; `gamma`, `beta`, `mean` and
-    `inv_std` are vectors over ``x``'s axis 1.
+    `inv_std` are vectors over ``x``'s axis 1. With ``rectify=True``, ``y``
+    is ``max(0, ...)`` of the normalised input.
 
     Examples
     --------
@@ -81,10 +92,11 @@ class BatchNormTrain(Op):
     (array([-1.,  1.]), array([2.]), array([1.]))
     """
 
-    __props__ = ("epsilon",)
+    __props__ = ("epsilon", "rectify")
 
-    def __init__(self, epsilon):
+    def __init__(self, epsilon, rectify=False):
         self.epsilon = float(epsilon)
+        self.rectify = bool(rectify)
 
     def make_node(self, x, gamma, beta):
         x, (gamma, beta) = _check(self, x, gamma, beta)
@@ -98,6 +110,8 @@ class BatchNormTrain(Op):
         scale = gamma * inv_std
         y = (x - _per_channel(mean, x.ndim)) * _per_channel(scale, x.ndim)
         y += _per_channel(beta, x.ndim)
+        if self.rectify:
+            np.maximum(y, 0, out=y)
         dtype = x.dtype
         outputs[0][0] = y.astype(dtype, copy=False)
         outputs[1][0] = mean.astype(dtype)
@@ -109,12 +123,13 @@ class BatchNormTrain(Op):
 
     def pullback(self, inputs, outputs, cotangents):
         x, gamma, beta = inputs
-        _, mean, inv_std = outputs
+        y, mean, inv_std = outputs
         gy, g_mean, g_inv_std = cotangents
         if isinstance(gy.type, DisconnectedType):
             gy = pt.zeros_like(x)
-        g_x, g_gamma, g_beta = BatchNormTrainGrad(self.epsilon)(
-            x, gy, gamma, mean, inv_std)
+        masked_by = [y] if self.rectify else []
+        g_x, g_gamma, g_beta = BatchNormTrainGrad(self.epsilon, self.rectify)(
+            x, gy, gamma, mean, inv_std, *masked_by)
         # The statistics as outputs (used by running averages, rarely
         # differentiated): d mean / dx = 1/m, d inv_std / dx =
         # -inv_std**3 (x - mean) / m.
@@ -127,8 +142,10 @@ class BatchNormTrain(Op):
         return [g_x, g_gamma, g_beta]
 
 
-def _train_grad_symbolic(x, gy, gamma, mean, inv_std):
+def _train_grad_symbolic(x, gy, gamma, mean, inv_std, y=None):
     """BatchNormTrainGrad's formulas in PyTensor Ops (for its own gradient)."""
+    if y is not None:
+        gy = gy * pt.gt(y, 0)
     axes, nd = _reduced_axes(x.ndim), x.ndim
     m = pt.cast(x.size // x.shape[1], x.dtype)
     centred = x - _per_channel(mean, nd)
@@ -140,7 +157,9 @@ def _train_grad_symbolic(x, gy, gamma, mean, inv_std):
     return g_x, g_gamma, g_beta
 
 
-def train_grad_numpy(x, gy, gamma, mean, inv_std):
+def train_grad_numpy(x, gy, gamma, mean, inv_std, y=None):
+    if y is not None:
+        gy = np.where(y > 0, gy, 0)
     axes, nd = _reduced_axes(x.ndim), x.ndim
     m = x.size // x.shape[1]
     centred = x - _per_channel(mean, nd)
@@ -155,7 +174,9 @@ def train_grad_numpy(x, gy, gamma, mean, inv_std):
 class BatchNormTrainGrad(Op):
     """Gradient of :class:`BatchNormTrain`'s ``y`` with respect to ``x``,
     ``gamma`` and ``beta``: ``(x, gy, gamma, mean, inv_std) -> (gx, ggamma,
-    gbeta)``, with the batch statistics the forward pass returned.
+    gbeta)``, with the batch statistics the forward pass returned. With
+    ``rectify=True`` a sixth input, the (rectified) output ``y``, masks
+    ``gy`` where it is not positive.
 
     Examples
     --------
@@ -167,18 +188,26 @@ class BatchNormTrainGrad(Op):
     (array([0., 0.]), array([-1.]), array([1.]))
     """
 
-    __props__ = ("epsilon",)
+    __props__ = ("epsilon", "rectify")
 
-    def __init__(self, epsilon):
+    def __init__(self, epsilon, rectify=False):
         self.epsilon = float(epsilon)
+        self.rectify = bool(rectify)
 
-    def make_node(self, x, gy, gamma, mean, inv_std):
+    def make_node(self, x, gy, gamma, mean, inv_std, *y):
         x, (gamma, mean, inv_std) = _check(self, x, gamma, mean, inv_std)
-        gy = pt.as_tensor_variable(gy)
-        if gy.type.dtype != x.dtype or gy.ndim != x.ndim:
-            raise TypeError(f"BatchNormTrainGrad: `gy` must match x's type "
-                            f"{x.type}, got {gy.type}.")
-        return Apply(self, [x, gy, gamma, mean, inv_std],
+        tensors = [pt.as_tensor_variable(gy)] + [
+            pt.as_tensor_variable(v) for v in y]
+        if len(y) != self.rectify:
+            raise TypeError(f"BatchNormTrainGrad: takes the output `y` as a "
+                            f"sixth input if and only if rectify=True; got "
+                            f"{len(y)} extra inputs with rectify="
+                            f"{self.rectify}.")
+        for t in tensors:
+            if t.type.dtype != x.dtype or t.ndim != x.ndim:
+                raise TypeError(f"BatchNormTrainGrad: `gy` and `y` must "
+                                f"match x's type {x.type}, got {t.type}.")
+        return Apply(self, [x, tensors[0], gamma, mean, inv_std, *tensors[1:]],
                      [x.type(), gamma.type(), gamma.type()])
 
     def perform(self, node, inputs, outputs):
@@ -264,6 +293,49 @@ def batch_norm_train(x, gamma, beta, epsilon):
     array([-1.,  1.])
     """
     return BatchNormTrain(epsilon)(x, gamma, beta)
+
+
+def rectify_batch_norm(y):
+    """``max(0, y)`` as one :class:`BatchNormTrain` node with
+    ``rectify=True`` if `y` is the output of a :class:`BatchNormTrain`
+    without it; None otherwise. The new node reads the same inputs, and
+    :func:`merge_batch_norm_statistics` gives its statistics to whatever
+    read the old node's (running-average updates).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y, _, _ = batch_norm_train(np.array([[0.0], [2.0]]), np.ones(1),
+    ...                            np.zeros(1), epsilon=0.0)
+    >>> rectify_batch_norm(y).eval().ravel()
+    array([0., 1.])
+    """
+    node = y.owner
+    if (node is None or not isinstance(node.op, BatchNormTrain)
+            or node.op.rectify or y is not node.outputs[0]):
+        return None
+    return BatchNormTrain(node.op.epsilon, rectify=True)(*node.inputs)[0]
+
+
+@node_rewriter([BatchNormTrain])
+def merge_batch_norm_statistics(fgraph, node):
+    """A :class:`BatchNormTrain` node whose inputs a ``rectify=True``
+    twin reads as well gives its statistics' readers the twin's (the same
+    numbers); its own output then has no readers left, and the node goes."""
+    if node.op.rectify:
+        return None
+    for client, _ in fgraph.clients[node.inputs[0]]:
+        if (isinstance(client.op, BatchNormTrain) and client.op.rectify
+                and client.op.epsilon == node.op.epsilon
+                and client.inputs == node.inputs):
+            return {node.outputs[1]: client.outputs[1],
+                    node.outputs[2]: client.outputs[2]}
+    return None
+
+
+optdb.register("lasagne_merge_batch_norm_statistics",
+               in2out(merge_batch_norm_statistics), "fast_run",
+               "fast_compile", position=0.5)
 
 
 def batch_norm_inference(x, gamma, beta, mean, inv_std):

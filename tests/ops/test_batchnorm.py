@@ -185,3 +185,53 @@ def test_layer_graph_computes_the_statistics_once():
     assert len(nodes) == 1
     # the update of the running averages reads that node's statistics
     assert len(f.maker.fgraph.outputs) == 3
+
+
+def test_rectify_variant_verify_grad_and_values():
+    x_val, g_val, b_val = values((4, 2, 3))
+    y, mean, inv_std = BatchNormTrain(EPS, rectify=True)(x_val, g_val, b_val)
+    want = reference_train(x_val, g_val, b_val, EPS)
+    np.testing.assert_allclose(y.eval(mode=FAST), np.maximum(want[0], 0),
+                               rtol=1e-12)
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=x_val.shape)
+    pytensor.gradient.verify_grad(
+        lambda x, g, b: (BatchNormTrain(EPS, True)(x, g, b)[0] * w).sum(),
+        [x_val, g_val, b_val], rng=rng, mode=FAST)
+
+
+@pytest.mark.parametrize("mode", [FAST, "NUMBA"])
+def test_batch_norm_macro_relu_is_one_node(mode):
+    """batch_norm's ReLU on top fuses into the normalisation; the running
+    averages still update, with statistics computed once."""
+    from lasagne.layers import Conv2DLayer, batch_norm
+    from lasagne.layers import get_all_params
+    l_in = InputLayer((None, 2, 5, 5))
+    top = batch_norm(Conv2DLayer(l_in, 3, 3, pad=1), epsilon=EPS, alpha=0.5)
+    bn = top.input_layer
+    out = get_output(top)
+    loss = (out ** 2).sum()
+    params = get_all_params(top, trainable=True)
+    f = pytensor.function([l_in.input_var], [out] + pytensor.grad(
+        loss, params), mode=mode)
+    ops = [n.op for n in f.maker.fgraph.apply_nodes]
+    assert [op.rectify for op in ops if isinstance(op, BatchNormTrain)] \
+        == [True]
+    x_val = values((4, 2, 5, 5))[0]
+    mean0 = bn.mean.get_value()
+    outs = f(x_val)
+    conv = get_output(bn.input_layer).eval({l_in.input_var: x_val},
+                                           mode=FAST)
+    y, bmean, _ = reference_train(conv, bn.gamma.get_value(),
+                                  bn.beta.get_value(), EPS)
+    np.testing.assert_allclose(outs[0], np.maximum(y, 0), rtol=1e-8,
+                               atol=1e-10)
+    np.testing.assert_allclose(bn.mean.get_value(), 0.5 * mean0 + 0.5 * bmean,
+                               rtol=1e-10)
+    # the gradients equal the composed graph's (ReLU and batch norm apart)
+    bn_y = BatchNormTrain(EPS)(get_output(bn.input_layer), bn.gamma,
+                               bn.beta)[0]
+    composed = pytensor.grad((pt.maximum(bn_y, 0) ** 2).sum(), params)
+    want = pytensor.function([l_in.input_var], composed, mode=FAST)(x_val)
+    for got, ref in zip(outs[1:], want):
+        np.testing.assert_allclose(got, ref, rtol=1e-8, atol=1e-10)
