@@ -2,7 +2,8 @@
 
 Workload: input (batch 100, 100 steps, 2 features), 100 units, only the
 last step, dense 1, squared error, Adam, float32, gradient through the whole
-sequence. Ours and PyTorch run alternately in one process; the best
+sequence. Ours and PyTorch (in its own process, tuned: see common.py)
+run alternately; the best
 samples/s of several rounds is printed for each, with the ratio and our
 compile time, for three ways of running the LSTM: the fused recurrence Op
 (the default), a pytensor.scan (fused disabled) and an unrolled graph.
@@ -47,6 +48,7 @@ import pytensor.tensor as pt  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import lasagne  # noqa: E402
+from common import TorchProcess  # noqa: E402
 from lasagne.layers import DenseLayer, InputLayer, LSTMLayer  # noqa: E402
 
 pytensor.config.floatX = "float32"
@@ -76,26 +78,6 @@ def build_ours(variant, x, y):
     return train, time.perf_counter() - start
 
 
-def build_torch():
-    import torch
-    torch.set_num_threads(ARGS.torch_threads)
-    torch.manual_seed(0)
-    lstm = torch.nn.LSTM(N_FEATURES, ARGS.units, batch_first=True)
-    dense = torch.nn.Linear(ARGS.units, 1)
-    params = list(lstm.parameters()) + list(dense.parameters())
-    optimizer = torch.optim.Adam(params, lr=1e-3)
-
-    def train(x, y):
-        optimizer.zero_grad()
-        out, _ = lstm(x)
-        loss = ((dense(out[:, -1]) - y) ** 2).mean()
-        loss.backward()
-        optimizer.step()
-        return loss.item()
-
-    return train, torch
-
-
 def samples_per_second(fn, n_steps):
     start = time.perf_counter()
     for _ in range(n_steps):
@@ -108,25 +90,27 @@ def main():
     x = rng.uniform(-1, 1, (ARGS.batch, ARGS.length, N_FEATURES))
     x = x.astype("float32")
     y = rng.uniform(-1, 1, (ARGS.batch, 1)).astype("float32")
-    torch_train, torch = build_torch()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    torch_train = TorchProcess("lstm", ARGS.torch_threads, batch=ARGS.batch,
+                               length=ARGS.length, units=ARGS.units,
+                               features=N_FEATURES)
     print(f"LSTM training step: batch {ARGS.batch}, {ARGS.length} steps, "
           f"{N_FEATURES} features, {ARGS.units} units, float32; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}, "
           f"torch threads {ARGS.torch_threads}")
     for variant in ARGS.variants.split(","):
         ours, compile_s = build_ours(variant, x, y)
-        torch_train(xt, yt)
+        torch_train(1)
         best = {"ours": 0.0, "torch": 0.0}
         for _ in range(ARGS.rounds):
             best["ours"] = max(best["ours"], samples_per_second(
                 lambda: ours(x, y), ARGS.steps))
-            best["torch"] = max(best["torch"], samples_per_second(
-                lambda: torch_train(xt, yt), ARGS.steps))
+            best["torch"] = max(best["torch"], ARGS.steps * ARGS.batch
+                                / torch_train(ARGS.steps))
         print(f"{variant:7s} ours {best['ours']:8.0f} samples/s   torch "
               f"{best['torch']:8.0f} samples/s   ratio "
               f"{best['ours'] / best['torch']:5.2f}   compile "
               f"{compile_s:6.1f} s", flush=True)
+    torch_train.close()
 
 
 if __name__ == "__main__":

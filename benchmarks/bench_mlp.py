@@ -8,7 +8,8 @@ softmax, categorical cross-entropy, Nesterov momentum, batch 500, float32.
 """
 import argparse
 
-from common import compare, compile_and_time, random_batch, set_threads
+from common import (TorchProcess, compare, compile_and_time, random_batch,
+                    set_threads)
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--threads", type=int, default=2)
@@ -20,13 +21,11 @@ set_threads(args.threads)
 import pytensor  # noqa: E402
 pytensor.config.floatX = "float32"
 import pytensor.tensor as pt  # noqa: E402
-import torch  # noqa: E402
 
 import lasagne  # noqa: E402
 from lasagne.layers import DenseLayer, DropoutLayer, InputLayer  # noqa: E402
 from lasagne.nonlinearities import softmax  # noqa: E402
 
-torch.set_num_threads(args.threads)
 X, y = random_batch((args.batch_size, 784), 10)
 
 # ours
@@ -43,23 +42,11 @@ train_fn, compile_time = compile_and_time(
     lambda: pytensor.function([x_var, y_var], loss, updates=updates, mode=args.mode),
     lambda fn: fn(X, y))
 
-# PyTorch
-model = torch.nn.Sequential(
-    torch.nn.Dropout(0.2), torch.nn.Linear(784, 800), torch.nn.ReLU(),
-    torch.nn.Dropout(0.5), torch.nn.Linear(800, 800), torch.nn.ReLU(),
-    torch.nn.Dropout(0.5), torch.nn.Linear(800, 10))
-opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-tX, ty = torch.from_numpy(X), torch.from_numpy(y).long()
-
-
-def torch_step():
-    opt.zero_grad()
-    out = torch.nn.functional.cross_entropy(model(tX), ty)
-    out.backward()
-    opt.step()
-
+theirs = TorchProcess("mlp", args.threads, batch=args.batch_size)
 
 print(f"threads={args.threads}  mode={args.mode or 'NUMBA (default)'}  "
       f"batch={args.batch_size}  float32")
-compare("MLP 784-800-800-10 train", lambda: train_fn(X, y), torch_step, args.batch_size)
+compare("MLP 784-800-800-10 train", lambda: train_fn(X, y), theirs,
+        args.batch_size)
+theirs.close()
 print(f"compile time of our training function (incl. first call): {compile_time:.2f}s")

@@ -10,6 +10,8 @@ import numbers
 import numpy as np
 import pytensor.tensor as pt
 
+from .ops.batchnorm import rectify_batch_norm
+
 __all__ = [
     "sigmoid", "softmax", "tanh", "ScaledTanH", "ScaledTanh", "rectify",
     "LeakyRectify", "leaky_rectify", "very_leaky_rectify", "elu", "SELU",
@@ -109,6 +111,9 @@ def rectify(x):
     array([0., 2.])
     """
     x = pt.as_tensor_variable(x)
+    fused = rectify_batch_norm(x)  # one node with a batch norm below it
+    if fused is not None:
+        return fused
     return pt.maximum(x, _like(0, x))
 
 

@@ -1,8 +1,10 @@
 """Normalization layers: batch, instance and layer normalization, and
 local response normalization across channels."""
+import numpy as np
 import pytensor.tensor as pt
 
 from .. import init, nonlinearities, utils
+from ..ops.batchnorm import batch_norm_inference, batch_norm_train
 from .base import Layer
 from .special import BiasLayer, NonlinearityLayer, ScaleLayer
 
@@ -158,30 +160,26 @@ class BatchNormLayer(Layer):
     def get_output_for(self, input, deterministic=False,
                        batch_norm_use_averages=None,
                        batch_norm_update_averages=None, **kwargs):
+        use_averages = (deterministic if batch_norm_use_averages is None
+                        else batch_norm_use_averages)
+        update_averages = (not deterministic
+                           if batch_norm_update_averages is None
+                           else batch_norm_update_averages)
+        fused = self._fused_inputs(input)
+        if fused is not None and not (use_averages and update_averages):
+            return self._fused_output(input, fused, use_averages,
+                                      update_averages)
         input_mean = input.mean(self.axes)
         input_inv_std = pt.reciprocal(
             pt.sqrt(input.var(self.axes) + self.epsilon))
-        use_averages = (deterministic if batch_norm_use_averages is None
-                        else batch_norm_use_averages)
         if use_averages:
             mean, inv_std = self.mean, self.inv_std
         else:
             mean, inv_std = input_mean, input_inv_std
-        update_averages = (not deterministic
-                           if batch_norm_update_averages is None
-                           else batch_norm_update_averages)
         if update_averages:
-            # Clones share the running averages' storage; their default
-            # updates make any compiled function using this output update
-            # the averages, without the user passing updates.
-            running_mean = self.mean.clone()
-            running_inv_std = self.inv_std.clone()
-            alpha = pt.cast(self.alpha, input.dtype)
-            utils.set_default_update(
-                running_mean, (1 - alpha) * running_mean + alpha * input_mean)
-            utils.set_default_update(
-                running_inv_std,
-                (1 - alpha) * running_inv_std + alpha * input_inv_std)
+            running_mean, running_inv_std = clones = self._running_averages()
+            self._update_averages(clones, input_mean, input_inv_std,
+                                  input.dtype)
             if use_averages:
                 # read the averages through the updated clones: PyTensor
                 # then computes the output before the (possibly in-place)
@@ -198,6 +196,54 @@ class BatchNormLayer(Layer):
         mean = mean.dimshuffle(pattern)
         inv_std = inv_std.dimshuffle(pattern)
         return (input - mean) * (gamma * inv_std) + beta
+
+    def _running_averages(self):
+        """Clones of the running averages, sharing their storage, for
+        :meth:`_update_averages`."""
+        return self.mean.clone(), self.inv_std.clone()
+
+    def _update_averages(self, clones, batch_mean, batch_inv_std, dtype):
+        """Give the clones default updates moving them towards the batch
+        statistics: any compiled function using a graph the clones are tied
+        into updates the averages, without the user passing updates."""
+        alpha = pt.cast(self.alpha, dtype)
+        for clone, batch in zip(clones, (batch_mean, batch_inv_std)):
+            utils.set_default_update(clone, (1 - alpha) * clone + alpha * batch)
+
+    def _fused_inputs(self, input):
+        """(gamma, beta, mean, inv_std) as vectors of the input's dtype for
+        the fused Ops of :mod:`lasagne.ops.batchnorm`, or None where they do
+        not apply (statistics other than per channel over all other axes,
+        parameters of another dtype)."""
+        if self.axes != (0,) + tuple(range(2, input.ndim)):
+            return None
+        dtype = input.dtype
+        channels = self.input_shape[1]
+        values = []
+        for param, fill in ((self.gamma, 1), (self.beta, 0),
+                            (self.mean, None), (self.inv_std, None)):
+            if param is None:
+                param = pt.constant(np.full(channels, fill, dtype))
+            if param.ndim != 1 or param.dtype != dtype:
+                return None
+            values.append(param)
+        return values
+
+    def _fused_output(self, input, fused, use_averages, update_averages):
+        gamma, beta, mean, inv_std = fused
+        if use_averages:
+            return batch_norm_inference(input, gamma, beta, mean, inv_std)
+        if not update_averages:
+            return batch_norm_train(input, gamma, beta, self.epsilon)[0]
+        # The clones are tied into the Op's (per-channel) shift, so every
+        # function computing the output collects their updates, which read
+        # the batch statistics the same Op returns.
+        running_mean, running_inv_std = clones = self._running_averages()
+        beta = beta + 0 * (running_mean + running_inv_std)
+        output, batch_mean, batch_inv_std = batch_norm_train(
+            input, gamma, beta, self.epsilon)
+        self._update_averages(clones, batch_mean, batch_inv_std, input.dtype)
+        return output
 
 
 def _param_pattern(ndim, normalized_axes):
