@@ -11,10 +11,12 @@ from . import objectives
 from . import persistence
 from . import random
 from . import regularization
+from . import schedules
 from . import updates
 from . import utils
 
 __version__ = "0.3.dev0"
 
 __all__ = ["nonlinearities", "init", "layers", "objectives", "persistence",
+           "schedules",
            "random", "regularization", "updates", "utils", "__version__"]
