@@ -142,7 +142,7 @@ def nadam(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999,
     >>> w = pytensor.shared(np.array([1.0]))
     >>> f = pytensor.function([], updates=nadam((w ** 2).sum(), [w], 0.1))
     >>> _ = f(); w.get_value().round(6)
-    array([0.9])
+    array([0.894355])
     """
     def step(param, grad, h, state):
         half, base = _cast(0.5, param.dtype), _cast(0.96, param.dtype)
