@@ -14,3 +14,6 @@ from .embedding import *
 from .recurrent import *
 from .special import *
 from .inspect import *
+from .sequence import *
+from .attention import *
+from .transformer import *
