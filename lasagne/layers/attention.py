@@ -282,6 +282,10 @@ class AttentionWeightsLayer(MergeLayer):
         super().__init__(attention_layer.input_layers, **kwargs)
         self.attention_layer = attention_layer
 
+    def get_params(self, unwrap_shared=True, **tags):
+        # the weights are computed with the attention layer's projections
+        return self.attention_layer.get_params(unwrap_shared, **tags)
+
     def get_output_shape_for(self, input_shapes):
         layer = self.attention_layer
         q_shape = input_shapes[0]
