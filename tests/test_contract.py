@@ -424,6 +424,12 @@ REGISTRY.update({
                                     constant_inputs=("mask",)),
     L.AttentionWeightsLayer: Case(_attention(True), n_params=_mha_n, tags=_mha_tags,
                                   constant_inputs=("mask",)),
+    # ----- resizing, weight normalization
+    L.ResizeLayer: Case(single(lambda l: L.ResizeLayer(l, (5, 3)), 2, 3, 4)),
+    L.WeightNormLayer: Case(single(lambda l: L.weight_norm(L.Conv2DLayer(
+        l, 3, 2, name="c"), g=init.Uniform((0.5, 1.5)), b=init.Uniform(0.5)),
+        2, 4, 4), n_params=3 * 2 * 2 * 2 + 3 + 3,
+        tags={"c.W": {T, R}, "c_wn.g": {T}, "c_wn.b": {T}}),
 })
 
 

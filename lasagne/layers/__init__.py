@@ -17,3 +17,5 @@ from .inspect import *
 from .sequence import *
 from .attention import *
 from .transformer import *
+from .resize import *
+from .weight_norm import *
