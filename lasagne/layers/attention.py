@@ -9,7 +9,7 @@ import pytensor.tensor as pt
 
 from .. import init
 from .. import random as lasagne_random
-from .base import Layer, MergeLayer
+from .base import MergeLayer
 
 __all__ = ["scaled_dot_product_attention", "MultiHeadAttentionLayer",
            "AttentionWeightsLayer"]

@@ -4,12 +4,11 @@ The layers' shape/parameter/gradient/pickling contract is checked in
 tests/test_contract.py."""
 import numpy as np
 import pytensor
-import pytensor.tensor as pt
 import pytest
 from scipy.special import erf
 
 import lasagne.layers as L
-from lasagne import init, nonlinearities
+from lasagne import init
 from tests.helpers import compile_fn
 
 
