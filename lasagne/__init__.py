@@ -12,6 +12,7 @@ from . import objectives
 from . import persistence
 from . import random
 from . import regularization
+from . import schedules
 from . import updates
 from . import utils
 
@@ -22,4 +23,5 @@ linker._default_unless_chosen()
 __version__ = "0.3.dev0"
 
 __all__ = ["nonlinearities", "init", "layers", "objectives", "persistence",
+           "schedules",
            "random", "regularization", "updates", "utils", "__version__"]

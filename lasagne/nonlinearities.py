@@ -15,7 +15,8 @@ from .ops.batchnorm import rectify_batch_norm
 __all__ = [
     "sigmoid", "softmax", "tanh", "ScaledTanH", "ScaledTanh", "rectify",
     "LeakyRectify", "leaky_rectify", "very_leaky_rectify", "elu", "SELU",
-    "selu", "softplus", "linear", "identity",
+    "selu", "softplus", "linear", "identity", "gelu", "gelu_tanh", "silu",
+    "swish", "mish", "hard_sigmoid", "hard_swish", "softsign", "log_softmax",
 ]
 
 
@@ -225,3 +226,133 @@ def linear(x):
 
 
 identity = linear
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit (Hendrycks & Gimpel, 2016),
+    ``x * Phi(x)`` with ``Phi`` the standard normal distribution function:
+    ``0.5 * x * (1 + erf(x / sqrt(2)))``.
+
+    Parameters
+    ----------
+    x : expression
+    approximate : bool
+        Use the tanh approximation of BERT and GPT-2,
+        ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``
+        (PyTorch's ``approximate='tanh'``); see also :func:`gelu_tanh`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gelu(np.array([0.0, 1.0])).eval().round(6)
+    array([0.      , 0.841345])
+    >>> gelu(np.array([1.0]), approximate=True).eval().round(6)
+    array([0.841192])
+    """
+    x = pt.as_tensor_variable(x)
+    half = _like(0.5, x)
+    if approximate:
+        inner = _like(np.sqrt(2.0 / np.pi), x) * (x + _like(0.044715, x) * x ** 3)
+        return half * x * (_like(1.0, x) + pt.tanh(inner))
+    return half * x * (_like(1.0, x) + pt.erf(x * _like(np.sqrt(0.5), x)))
+
+
+def gelu_tanh(x):
+    """:func:`gelu` with its tanh approximation, as a one-argument function
+    to pass as a layer's ``nonlinearity``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gelu_tanh(np.array([-1.0])).eval().round(6)
+    array([-0.158808])
+    """
+    return gelu(x, approximate=True)
+
+
+def silu(x):
+    """Sigmoid linear unit, ``x * sigmoid(x)`` (Elfwing et al., 2017), also
+    called swish (Ramachandran et al., 2017); ``swish`` is an alias.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> silu(np.array([0.0, 1.0])).eval().round(6)
+    array([0.      , 0.731059])
+    """
+    x = pt.as_tensor_variable(x)
+    return x * pt.sigmoid(x)
+
+
+swish = silu
+
+
+def mish(x):
+    """Mish (Misra, 2019), ``x * tanh(softplus(x))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mish(np.array([0.0, 1.0])).eval().round(6)
+    array([0.      , 0.865098])
+    """
+    x = pt.as_tensor_variable(x)
+    return x * pt.tanh(pt.softplus(x))
+
+
+def hard_sigmoid(x):
+    """Piecewise-linear sigmoid, ``clip(x / 6 + 1 / 2, 0, 1)``: 0 below -3,
+    1 above 3 (the definition of MobileNetV3 and of PyTorch's
+    ``hardsigmoid``; Theano's ``hard_sigmoid`` used a slope of 0.2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hard_sigmoid(np.array([-4.0, 0.0, 1.5, 4.0])).eval()
+    array([0.  , 0.5 , 0.75, 1.  ])
+    """
+    x = pt.as_tensor_variable(x)
+    return pt.clip(x / _like(6.0, x) + _like(0.5, x), _like(0.0, x), _like(1.0, x))
+
+
+def hard_swish(x):
+    """Hard swish (Howard et al., 2019, MobileNetV3),
+    ``x * hard_sigmoid(x)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hard_swish(np.array([-4.0, 1.5, 4.0])).eval()
+    array([-0.   ,  1.125,  4.   ])
+    """
+    x = pt.as_tensor_variable(x)
+    return x * hard_sigmoid(x)
+
+
+def softsign(x):
+    """Softsign, ``x / (1 + |x|)``: a sigmoid-shaped function into
+    (-1, 1) with polynomial tails.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> softsign(np.array([-3.0, 1.0])).eval()
+    array([-0.75,  0.5 ])
+    """
+    x = pt.as_tensor_variable(x)
+    return x / (_like(1.0, x) + pt.abs(x))
+
+
+def log_softmax(x):
+    """Logarithm of :func:`softmax` over the last axis, computed as
+    ``x - max(x) - log(sum(exp(x - max(x))))``: finite where
+    ``log(softmax(x))`` would give ``-inf``. Pair it with a negative
+    log-likelihood for a stable cross-entropy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_softmax(np.array([[0.0, -1000.0]])).eval()
+    array([[    0., -1000.]])
+    """
+    return pt.special.log_softmax(pt.as_tensor_variable(x), axis=-1)

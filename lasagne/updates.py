@@ -32,7 +32,8 @@ from .ops.contiguous import as_contiguous
 __all__ = [
     "sgd", "apply_momentum", "momentum", "apply_nesterov_momentum",
     "nesterov_momentum", "adagrad", "rmsprop", "adadelta", "adam", "adamax",
-    "amsgrad", "norm_constraint", "total_norm_constraint",
+    "amsgrad", "adamw", "lion", "nadam", "radam", "clip_grad_norm",
+    "norm_constraint", "total_norm_constraint",
 ]
 
 
@@ -114,6 +115,57 @@ def _gradients(loss_or_grads, params):
             for g in get_or_compute_grads(loss_or_grads, params)]
 
 
+class _Hyper:
+    """A rule's hyperparameters for one parameter, each cast to that
+    parameter's dtype, read as attributes (``h.learning_rate``)."""
+
+    def __init__(self, values, dtype):
+        for key, value in values.items():
+            setattr(self, key, _cast(value, dtype))
+
+
+def _advance_schedules(updates, hyperparameters):
+    """Add ``counter + 1`` for every schedule step counter
+    (:mod:`lasagne.schedules`) that a hyperparameter depends on and that
+    `updates` does not advance yet: a compiled training function moves its
+    schedules on by one step per call."""
+    from .schedules import step_counters
+    for counter in step_counters(list(hyperparameters)):
+        if counter not in updates:
+            updates[counter] = counter + 1
+    return updates
+
+
+def _rule(loss_or_grads, params, hyperparameters, step, counted=False):
+    """The loop every update rule shares.
+
+    For each parameter, `step(param, grad, h, state)` returns the new
+    parameter value and a dict ``{state variable: new value}``; ``h`` holds
+    the `hyperparameters` cast to the parameter's dtype (and ``h.t``, the
+    1-based step number, if `counted`), ``state(suffix, fill=0.0)`` makes a
+    zero-filled shared variable of the parameter's type for the rule's
+    state. The rule's step counter and the counters of any learning-rate
+    schedule are advanced too.
+    """
+    grads = _gradients(loss_or_grads, params)
+    updates = OrderedDict()
+    t_prev = _step_counter() if counted else None
+    for param, grad in zip(params, grads):
+        h = _Hyper(hyperparameters, param.dtype)
+        if counted:
+            h.t = _cast(t_prev + 1, param.dtype)
+
+        def state(suffix, fill=0.0, _param=param):
+            return _state_like(_param, suffix, fill)
+
+        new_param, new_state = step(param, grad, h, state)
+        updates.update(new_state)
+        updates[param] = new_param
+    if counted:
+        updates[t_prev] = t_prev + 1
+    return _advance_schedules(updates, hyperparameters.values())
+
+
 def sgd(loss_or_grads, params, learning_rate):
     """Stochastic gradient descent: ``param -= learning_rate * grad``.
 
@@ -136,11 +188,9 @@ def sgd(loss_or_grads, params, learning_rate):
     >>> sgd((w ** 2).sum(), [w], 0.25)[w].eval()
     array([0.5])
     """
-    grads = _gradients(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        updates[param] = param - _cast(learning_rate, param.dtype) * grad
-    return updates
+    def step(param, grad, h, state):
+        return param - h.learning_rate * grad, {}
+    return _rule(loss_or_grads, params, dict(learning_rate=learning_rate), step)
 
 
 def _check_params_in(updates, params, caller):
@@ -156,6 +206,20 @@ def _check_params_in(updates, params, caller):
                 f"momentum is added to existing updates. Pass only parameters "
                 f"that `updates` contains, or params=None for all of them.")
     return params
+
+
+def _with_velocity(updates, params, momentum, caller, add):
+    """The loop both momentum flavours share: for each parameter, `add`
+    takes the parameter and its update ``updates[param]`` and returns the
+    new velocity and the new parameter value."""
+    params = _check_params_in(updates, params, caller)
+    updates = OrderedDict(updates)
+    for param in params:
+        velocity = _state_like(param, "velocity")
+        new_velocity, updates[param] = add(
+            param, updates[param], _cast(momentum, param.dtype), velocity)
+        updates[velocity] = new_velocity
+    return _advance_schedules(updates, [momentum])
 
 
 def apply_momentum(updates, params=None, momentum=0.9):
@@ -188,14 +252,10 @@ def apply_momentum(updates, params=None, momentum=0.9):
     >>> len(updates)
     2
     """
-    params = _check_params_in(updates, params, "apply_momentum")
-    updates = OrderedDict(updates)
-    for param in params:
-        velocity = _state_like(param, "velocity")
-        new_param = _cast(momentum, param.dtype) * velocity + updates[param]
-        updates[velocity] = new_param - param
-        updates[param] = new_param
-    return updates
+    def add(param, target, mu, velocity):
+        new_param = mu * velocity + target
+        return new_param - param, new_param
+    return _with_velocity(updates, params, momentum, "apply_momentum", add)
 
 
 def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
@@ -246,15 +306,11 @@ def apply_nesterov_momentum(updates, params=None, momentum=0.9):
     >>> len(updates)
     2
     """
-    params = _check_params_in(updates, params, "apply_nesterov_momentum")
-    updates = OrderedDict(updates)
-    for param in params:
-        mu = _cast(momentum, param.dtype)
-        velocity = _state_like(param, "velocity")
-        new_velocity = mu * velocity + updates[param] - param
-        updates[velocity] = new_velocity
-        updates[param] = mu * new_velocity + updates[param]
-    return updates
+    def add(param, target, mu, velocity):
+        new_velocity = mu * velocity + target - param
+        return new_velocity, mu * new_velocity + target
+    return _with_velocity(updates, params, momentum,
+                          "apply_nesterov_momentum", add)
 
 
 def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9):
@@ -301,15 +357,13 @@ def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
     >>> _ = f(); w.get_value().round(6)
     array([0.5])
     """
-    grads = _gradients(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        lr, eps = _cast(learning_rate, param.dtype), _cast(epsilon, param.dtype)
-        accu = _state_like(param, "accu")
+    def step(param, grad, h, state):
+        accu = state("accu")
         new_accu = accu + grad ** 2
-        updates[accu] = new_accu
-        updates[param] = param - lr * grad / pt.sqrt(new_accu + eps)
-    return updates
+        return (param - h.learning_rate * grad / pt.sqrt(new_accu + h.epsilon),
+                {accu: new_accu})
+    return _rule(loss_or_grads, params,
+                 dict(learning_rate=learning_rate, epsilon=epsilon), step)
 
 
 def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
@@ -338,16 +392,13 @@ def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
     >>> _ = f(); w.get_value().round(4)
     array([0.9684])
     """
-    grads = _gradients(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        dtype = param.dtype
-        lr, r, eps = (_cast(v, dtype) for v in (learning_rate, rho, epsilon))
-        accu = _state_like(param, "accu")
-        new_accu = r * accu + (1 - r) * grad ** 2
-        updates[accu] = new_accu
-        updates[param] = param - lr * grad / pt.sqrt(new_accu + eps)
-    return updates
+    def step(param, grad, h, state):
+        accu = state("accu")
+        new_accu = h.rho * accu + (1 - h.rho) * grad ** 2
+        return (param - h.learning_rate * grad / pt.sqrt(new_accu + h.epsilon),
+                {accu: new_accu})
+    return _rule(loss_or_grads, params, dict(
+        learning_rate=learning_rate, rho=rho, epsilon=epsilon), step)
 
 
 def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95,
@@ -384,31 +435,28 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95,
     >>> len(adadelta((w ** 2).sum(), [w]))
     3
     """
-    grads = _gradients(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        dtype = param.dtype
-        lr, r, eps = (_cast(v, dtype) for v in (learning_rate, rho, epsilon))
-        accu = _state_like(param, "accu")
-        delta_accu = _state_like(param, "delta_accu")
+    def step(param, grad, h, state):
+        r, eps = h.rho, h.epsilon
+        accu, delta_accu = state("accu"), state("delta_accu")
         new_accu = r * accu + (1 - r) * grad ** 2
-        step = grad * pt.sqrt(delta_accu + eps) / pt.sqrt(new_accu + eps)
-        updates[accu] = new_accu
-        updates[param] = param - lr * step
-        updates[delta_accu] = r * delta_accu + (1 - r) * step ** 2
-    return updates
+        update = grad * pt.sqrt(delta_accu + eps) / pt.sqrt(new_accu + eps)
+        return param - h.learning_rate * update, {
+            accu: new_accu, delta_accu: r * delta_accu + (1 - r) * update ** 2}
+    return _rule(loss_or_grads, params, dict(
+        learning_rate=learning_rate, rho=rho, epsilon=epsilon), step)
 
 
-def _bias_corrected_lr(t, learning_rate, beta1, beta2, dtype):
-    """Adam's step size at step `t`,
-    ``learning_rate * sqrt(1 - beta2**t) / (1 - beta1**t)``, or without the
-    square-root factor if `beta2` is None."""
-    lr, b1 = _cast(learning_rate, dtype), _cast(beta1, dtype)
-    t = _cast(t, dtype)
-    rate = lr / (1 - b1 ** t)
-    if beta2 is not None:
-        rate = rate * pt.sqrt(1 - _cast(beta2, dtype) ** t)
-    return rate
+def _bias_corrected_lr(h):
+    """Adam's step size at step ``h.t``,
+    ``learning_rate * sqrt(1 - beta2**t) / (1 - beta1**t)``."""
+    return (h.learning_rate / (1 - h.beta1 ** h.t)
+            * pt.sqrt(1 - h.beta2 ** h.t))
+
+
+def _moments(m_prev, v_prev, grad, h):
+    """Adam's moving averages of the gradient and of its square."""
+    return (h.beta1 * m_prev + (1 - h.beta1) * grad,
+            h.beta2 * v_prev + (1 - h.beta2) * grad ** 2)
 
 
 def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
@@ -447,22 +495,14 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999,
     >>> _ = f(); w.get_value().round(6)
     array([0.9])
     """
-    grads = _gradients(loss_or_grads, params)
-    t_prev = _step_counter()
-    t = t_prev + 1
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        dtype = param.dtype
-        b1, b2, eps = (_cast(v, dtype) for v in (beta1, beta2, epsilon))
-        rate = _bias_corrected_lr(t, learning_rate, beta1, beta2, dtype)
-        m_prev, v_prev = _state_like(param, "m"), _state_like(param, "v")
-        m = b1 * m_prev + (1 - b1) * grad
-        v = b2 * v_prev + (1 - b2) * grad ** 2
-        updates[m_prev] = m
-        updates[v_prev] = v
-        updates[param] = param - rate * m / (pt.sqrt(v) + eps)
-    updates[t_prev] = t
-    return updates
+    def step(param, grad, h, state):
+        m_prev, v_prev = state("m"), state("v")
+        m, v = _moments(m_prev, v_prev, grad, h)
+        return (param - _bias_corrected_lr(h) * m / (pt.sqrt(v) + h.epsilon),
+                {m_prev: m, v_prev: v})
+    return _rule(loss_or_grads, params, dict(
+        learning_rate=learning_rate, beta1=beta1, beta2=beta2,
+        epsilon=epsilon), step, counted=True)
 
 
 def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9,
@@ -498,22 +538,15 @@ def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9,
     >>> _ = f(); w.get_value().round(6)
     array([0.9])
     """
-    grads = _gradients(loss_or_grads, params)
-    t_prev = _step_counter()
-    t = t_prev + 1
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        dtype = param.dtype
-        b1, b2, eps = (_cast(v, dtype) for v in (beta1, beta2, epsilon))
-        rate = _bias_corrected_lr(t, learning_rate, beta1, None, dtype)
-        m_prev, u_prev = _state_like(param, "m"), _state_like(param, "u")
-        m = b1 * m_prev + (1 - b1) * grad
-        u = pt.maximum(b2 * u_prev, pt.abs(grad))
-        updates[m_prev] = m
-        updates[u_prev] = u
-        updates[param] = param - rate * m / (u + eps)
-    updates[t_prev] = t
-    return updates
+    def step(param, grad, h, state):
+        m_prev, u_prev = state("m"), state("u")
+        m = h.beta1 * m_prev + (1 - h.beta1) * grad
+        u = pt.maximum(h.beta2 * u_prev, pt.abs(grad))
+        rate = h.learning_rate / (1 - h.beta1 ** h.t)
+        return param - rate * m / (u + h.epsilon), {m_prev: m, u_prev: u}
+    return _rule(loss_or_grads, params, dict(
+        learning_rate=learning_rate, beta1=beta1, beta2=beta2,
+        epsilon=epsilon), step, counted=True)
 
 
 def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9,
@@ -549,25 +582,15 @@ def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9,
     >>> _ = f(); w.get_value().round(6)
     array([0.9])
     """
-    grads = _gradients(loss_or_grads, params)
-    t_prev = _step_counter()
-    t = t_prev + 1
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        dtype = param.dtype
-        b1, b2, eps = (_cast(v, dtype) for v in (beta1, beta2, epsilon))
-        rate = _bias_corrected_lr(t, learning_rate, beta1, beta2, dtype)
-        m_prev, v_prev = _state_like(param, "m"), _state_like(param, "v")
-        v_hat_prev = _state_like(param, "v_hat")
-        m = b1 * m_prev + (1 - b1) * grad
-        v = b2 * v_prev + (1 - b2) * grad ** 2
+    def step(param, grad, h, state):
+        m_prev, v_prev, v_hat_prev = state("m"), state("v"), state("v_hat")
+        m, v = _moments(m_prev, v_prev, grad, h)
         v_hat = pt.maximum(v_hat_prev, v)
-        updates[m_prev] = m
-        updates[v_prev] = v
-        updates[v_hat_prev] = v_hat
-        updates[param] = param - rate * m / (pt.sqrt(v_hat) + eps)
-    updates[t_prev] = t
-    return updates
+        new_param = param - _bias_corrected_lr(h) * m / (pt.sqrt(v_hat) + h.epsilon)
+        return new_param, {m_prev: m, v_prev: v, v_hat_prev: v_hat}
+    return _rule(loss_or_grads, params, dict(
+        learning_rate=learning_rate, beta1=beta1, beta2=beta2,
+        epsilon=epsilon), step, counted=True)
 
 
 def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
@@ -659,3 +682,46 @@ def total_norm_constraint(tensor_vars, max_norm, epsilon=1e-7,
     if return_norm:
         return constrained, norm
     return constrained
+
+
+def clip_grad_norm(loss_or_grads, params, max_norm, epsilon=1e-7,
+                   return_norm=False):
+    """The gradients of `loss_or_grads` with respect to `params`, rescaled
+    together so that their global L2 norm is at most `max_norm`; pass them
+    to any update rule in place of the loss.
+
+    This is :func:`total_norm_constraint` applied to
+    :func:`get_or_compute_grads`, in one call:
+    ``adam(clip_grad_norm(loss, params, 1.0), params)``.
+
+    Parameters
+    ----------
+    loss_or_grads : scalar expression or list of expressions
+    params : list of shared variables
+    max_norm : float or scalar expression
+    epsilon : float
+        Added to the norm before dividing.
+    return_norm : bool
+        Also return the global norm before clipping (to monitor it).
+
+    Returns
+    -------
+    list of expressions, or (list, norm) if `return_norm`.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor
+    >>> w = pytensor.shared(np.array([3.0, 4.0]))
+    >>> grads, norm = clip_grad_norm((w ** 2).sum() / 2, [w], 1.0,
+    ...                              return_norm=True)
+    >>> float(norm.eval()), grads[0].eval().round(6)
+    (5.0, array([0.6, 0.8]))
+    >>> updates = sgd(grads, [w], learning_rate=0.5)
+    """
+    params = list(params)
+    return total_norm_constraint(get_or_compute_grads(loss_or_grads, params),
+                                 max_norm, epsilon=epsilon,
+                                 return_norm=return_norm)
+
+
+from ._updates_modern import adamw, lion, nadam, radam  # noqa: E402

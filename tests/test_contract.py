@@ -388,6 +388,51 @@ REGISTRY.update({
 })
 
 
+def _attention(weights=False):
+    """Cross-attention of (N, 3, 4) queries on (N, 5, 6) keys with a
+    key-padding mask (held constant in the gradient check) and the causal
+    option; or its attention weights."""
+    def build(batch):
+        (q, vq), (k, vk) = x(batch, 3, 4, seed=0), x(batch, 5, 6, seed=1)
+        l_mask = L.InputLayer((batch, 5), name="mask")
+        mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=vq.dtype)
+        mha = L.MultiHeadAttentionLayer(q, num_heads=2, key_input=k,
+                                        mask_input=l_mask, causal=True,
+                                        b_q=init.Uniform(0.5), name="mha")
+        layer = L.AttentionWeightsLayer(mha) if weights else mha
+        return layer, {q: vq, k: vk, l_mask: mask}
+    return build
+
+
+_mha_tags = {f"mha.{w}_{p}": ({T, R} if w == "W" else {T})
+             for w in "Wb" for p in "qkvo"}
+_mha_n = 4 * 4 + 6 * 4 + 6 * 4 + 4 * 4 + 4 * 4
+
+REGISTRY.update({
+    # ----- sequence models (Transformer parts)
+    L.LayerNormLayer: Case(single(lambda l: L.LayerNormLayer(
+        l, gamma=init.Uniform((0.5, 1.5)), beta=init.Uniform(0.3), name="ln"), 3, 4),
+        n_params=8, tags={"ln.gamma": {T}, "ln.beta": {T}}),
+    L.RMSNormLayer: Case(single(lambda l: L.RMSNormLayer(
+        l, gamma=init.Uniform((0.5, 1.5)), name="rms"), 3, 4),
+        n_params=4, tags={"rms.gamma": {T}}),
+    L.PositionalEmbeddingLayer: Case(single(lambda l: L.PositionalEmbeddingLayer(
+        l, 5, name="pos"), 3, 4), n_params=20, tags={"pos.W": {T, R}}),
+    L.SinusoidalPositionalEncodingLayer: Case(single(
+        lambda l: L.SinusoidalPositionalEncodingLayer(l), 3, 5)),
+    L.MultiHeadAttentionLayer: Case(_attention(), n_params=_mha_n, tags=_mha_tags,
+                                    constant_inputs=("mask",)),
+    L.AttentionWeightsLayer: Case(_attention(True), n_params=_mha_n, tags=_mha_tags,
+                                  constant_inputs=("mask",)),
+    # ----- resizing, weight normalization
+    L.ResizeLayer: Case(single(lambda l: L.ResizeLayer(l, (5, 3)), 2, 3, 4)),
+    L.WeightNormLayer: Case(single(lambda l: L.weight_norm(L.Conv2DLayer(
+        l, 3, 2, name="c"), g=init.Uniform((0.5, 1.5)), b=init.Uniform(0.5)),
+        2, 4, 4), n_params=3 * 2 * 2 * 2 + 3 + 3,
+        tags={"c.W": {T, R}, "c_wn.g": {T}, "c_wn.b": {T}}),
+})
+
+
 def _add_hidden_inits():
     """LSTM/GRU keep their (non-learned) initial states as parameters."""
     for cls, name, inits in ((L.LSTMLayer, "lstm", ("cell_init", "hid_init")),

@@ -97,6 +97,28 @@ def test_text_lstm_example_trains():
     assert len(result["sample"]) == text_lstm.SMOKE["sample_length"]
 
 
+def test_text_transformer_example_trains():
+    import text_transformer
+    path = _devils_dictionary_or_skip()
+    result = text_transformer.main(text_path=path, verbose=False,
+                                   **text_transformer.SMOKE)
+    losses = result["history"]["train loss"]
+    assert losses[0] < 1.05 * math.log(result["vocab_size"])
+    assert losses[1] < losses[0] - 0.2
+    assert result["val_loss"] < losses[0]
+    assert len(result["sample"]) == text_transformer.SMOKE["sample_length"]
+
+
+def test_text_transformer_time_budget_stops_training():
+    import text_transformer
+    path = _devils_dictionary_or_skip()
+    result = text_transformer.main(text_path=path, verbose=False,
+                                   time_budget=1e-3,
+                                   **dict(text_transformer.SMOKE, num_epochs=3))
+    assert len(result["history"]["train loss"]) == 1   # one step, one epoch
+    assert result["train_seconds"] > 0
+
+
 def test_devils_dictionary_loses_the_dictd_header(tmp_path):
     import gzip
     raw = ("00-database-dictfmt-1.13.0\nhttp://example.invalid/devils.txt\n"

@@ -14,3 +14,8 @@ from .embedding import *
 from .recurrent import *
 from .special import *
 from .inspect import *
+from .sequence import *
+from .attention import *
+from .transformer import *
+from .resize import *
+from .weight_norm import *

@@ -337,9 +337,10 @@ class _UpscaleNDLayer(Layer):
             raise ValueError(
                 f"{self._where()}`scale_factor` must be at least 1 in every "
                 f"dimension, got {self.scale_factor}.")
-        if mode not in ("repeat", "dilate"):
+        modes = ("repeat", "dilate", "nearest") + (("bilinear",) if nd == 2 else ())
+        if mode not in modes:
             raise ValueError(
-                f"{self._where()}`mode` must be 'repeat' or 'dilate', got "
+                f"{self._where()}`mode` must be one of {modes}, got "
                 f"{mode!r}.")
         self.mode = mode
 
@@ -349,7 +350,11 @@ class _UpscaleNDLayer(Layer):
             for n, f in zip(input_shape[2:], self.scale_factor))
 
     def get_output_for(self, input, **kwargs):
-        if self.mode == "repeat":
+        if self.mode == "bilinear":
+            from .resize import interpolate
+            size = [input.shape[i + 2] * f for i, f in enumerate(self.scale_factor)]
+            return interpolate(input, size, "bilinear")
+        if self.mode in ("repeat", "nearest"):
             out = input
             for axis, factor in enumerate(self.scale_factor, start=2):
                 if factor > 1:
@@ -370,9 +375,13 @@ class Upscale1DLayer(_UpscaleNDLayer):
     ----------
     incoming : a :class:`Layer` instance or a tuple
     scale_factor : int or iterable of int
-    mode : {'repeat', 'dilate'}
+    mode : {'repeat', 'dilate', 'nearest'} (and 'bilinear' for 2-d)
         'repeat' repeats every element `scale_factor` times; 'dilate' puts
-        each element first in its block and fills the rest with zeros.
+        each element first in its block and fills the rest with zeros;
+        'nearest' is 'repeat' (the name of PyTorch and Keras); 'bilinear'
+        (:class:`Upscale2DLayer` only) interpolates as PyTorch's
+        ``interpolate(..., mode='bilinear', align_corners=False)``; see
+        :class:`ResizeLayer` for other sizes and ``align_corners``.
     **kwargs
         Passed to :class:`Layer`.
 
@@ -395,6 +404,11 @@ class Upscale2DLayer(_UpscaleNDLayer):
     --------
     >>> Upscale2DLayer((None, 3, 4, 5), (2, 3)).output_shape
     (None, 3, 8, 15)
+    >>> import numpy as np
+    >>> from lasagne.layers import InputLayer, get_output
+    >>> l = Upscale2DLayer(InputLayer((1, 1, 1, 2)), (1, 2), mode="bilinear")
+    >>> get_output(l, np.array([[[[0., 1.]]]])).eval()
+    array([[[[0.  , 0.25, 0.75, 1.  ]]]])
     """
 
     nd = 2

@@ -111,5 +111,141 @@ def main():
     print("}")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and __import__("sys").argv[1:] != ["--modern"]:
     main()
+
+
+# ------------------------------------------------------------------ modern
+# `--modern` prints the references of tests/test_updates_modern.py: the
+# rules after Lasagne 0.2, the learning-rate schedules and global-norm
+# clipping. Eight steps, so that RAdam (with beta2 = 0.9) shows both its
+# branches (rho_t > 5 from step 6).
+
+MODERN_STEPS = 8
+
+MODERN_CONFIGS = {
+    # AdamW: Lasagne adds epsilon where its adam does; identical for eps=0
+    "adamw": (lambda p: torch.optim.AdamW(p, lr=0.1, betas=(0.9, 0.99), eps=0.0,
+                                          weight_decay=0.5),
+              dict(learning_rate=0.1, beta1=0.9, beta2=0.99, epsilon=0.0,
+                   weight_decay=0.5)),
+    "nadam": (lambda p: torch.optim.NAdam(p, lr=0.1, betas=(0.8, 0.9), eps=1e-3,
+                                          momentum_decay=0.05),
+              dict(learning_rate=0.1, beta1=0.8, beta2=0.9, epsilon=1e-3,
+                   momentum_decay=0.05)),
+    "radam": (lambda p: torch.optim.RAdam(p, lr=0.1, betas=(0.8, 0.9), eps=1e-3),
+              dict(learning_rate=0.1, beta1=0.8, beta2=0.9, epsilon=1e-3)),
+    "lion": (lambda p: Lion(p, lr=0.05, betas=(0.8, 0.95), weight_decay=0.3),
+             dict(learning_rate=0.05, beta1=0.8, beta2=0.95, weight_decay=0.3)),
+}
+
+
+class Lion(torch.optim.Optimizer):
+    """Lion as written in Algorithm 2 of Chen et al. (2023); PyTorch has no
+    Lion, so the reference is this transcription of the paper."""
+
+    def __init__(self, params, lr, betas, weight_decay):
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                m = self.state[p].setdefault("m", torch.zeros_like(p))
+                c = beta1 * m + (1 - beta1) * p.grad
+                p.sub_(group["lr"] * (torch.sign(c) + group["weight_decay"] * p))
+                m.mul_(beta2).add_((1 - beta2) * p.grad)
+
+
+SCHEDULE_STEPS = 12
+S = torch.optim.lr_scheduler
+# name -> (torch scheduler factory on an optimizer with lr=base, base lr,
+#          lasagne.schedules call)
+SCHEDULES = {
+    "linear_warmup": (lambda o: S.LinearLR(o, start_factor=0.2, total_iters=5), 0.5,
+                      "linear_warmup(0.5, warmup_steps=5, start_factor=0.2)"),
+    "cosine_decay": (lambda o: S.CosineAnnealingLR(o, T_max=SCHEDULE_STEPS, eta_min=0.01),
+                     0.5, "cosine_decay(0.5, decay_steps=12, final_learning_rate=0.01)"),
+    "step_decay": (lambda o: S.StepLR(o, step_size=3, gamma=0.5), 0.5,
+                   "step_decay(0.5, step_size=3, gamma=0.5)"),
+    "exponential_decay": (lambda o: S.ExponentialLR(o, gamma=0.8), 0.5,
+                          "exponential_decay(0.5, gamma=0.8)"),
+    "one_cycle": (lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=SCHEDULE_STEPS,
+                                         cycle_momentum=False), 0.5,
+                  "one_cycle(0.5, total_steps=12)"),
+    "one_cycle_linear": (lambda o: S.OneCycleLR(
+        o, max_lr=0.5, total_steps=SCHEDULE_STEPS, pct_start=0.4, div_factor=5.0,
+        final_div_factor=20.0, anneal_strategy="linear", cycle_momentum=False), 0.5,
+        "one_cycle(0.5, total_steps=12, pct_start=0.4, div_factor=5, "
+        "final_div_factor=20, anneal='linear')"),
+}
+
+
+def schedule_values(factory, base):
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    scheduler = factory(optimizer)
+    values = []
+    for _ in range(SCHEDULE_STEPS):
+        values.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return values
+
+
+def scheduled_adam_trajectory():
+    """Adam (eps=0) under a one-cycle schedule, the gradients clipped to a
+    global norm of 1 (torch.nn.utils.clip_grad_norm_, whose epsilon is
+    1e-6)."""
+    a = torch.tensor(A)
+    y = torch.tensor(Y)
+    w = torch.tensor(W0, requires_grad=True)
+    b = torch.tensor(B0, requires_grad=True)
+    optimizer = torch.optim.Adam([w, b], lr=0.3, eps=0.0)
+    scheduler = S.OneCycleLR(optimizer, max_lr=0.3, total_steps=MODERN_STEPS,
+                             cycle_momentum=False)
+    steps = []
+    for _ in range(MODERN_STEPS):
+        optimizer.zero_grad()
+        loss = 0.5 * torch.sum((a @ w + b - y) ** 2)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([w, b], 1.0)
+        optimizer.step()
+        scheduler.step()
+        steps.append((w.detach().numpy().tolist(), b.detach().numpy().tolist()))
+    return steps
+
+
+def main_modern():
+    global STEPS
+    torch.set_default_dtype(torch.float64)
+    STEPS = MODERN_STEPS
+    print(f"# Frozen by tests/tools/freeze_torch_optim.py --modern with torch "
+          f"{torch.__version__}")
+    print("TORCH_EQUIVALENT = {")
+    for name, (_, kwargs) in MODERN_CONFIGS.items():
+        print(f"    {name!r}: {kwargs!r},")
+    print("}")
+    print("TORCH_TRAJECTORIES = {")
+    for name, (factory, _) in MODERN_CONFIGS.items():
+        steps, _ = trajectory(factory)
+        print(f"    {name!r}: [")
+        for w, b in steps:
+            print(f"        ({w!r}, {b!r}),")
+        print("    ],")
+    print("    # adam(clip_grad_norm(loss, params, 1.0, epsilon=1e-6), params,")
+    print("    #      learning_rate=one_cycle(0.3, total_steps=8), epsilon=0.0)")
+    print("    'clipped_one_cycle_adam': [")
+    for w, b in scheduled_adam_trajectory():
+        print(f"        ({w!r}, {b!r}),")
+    print("    ],")
+    print("}")
+    print("TORCH_SCHEDULES = {")
+    for name, (factory, base, call) in SCHEDULES.items():
+        print(f"    # lasagne.schedules.{call}")
+        print(f"    {name!r}: {schedule_values(factory, base)!r},")
+    print("}")
+
+
+if __name__ == "__main__" and __import__("sys").argv[1:] == ["--modern"]:
+    main_modern()
