@@ -13,8 +13,11 @@ from . import random
 from . import regularization
 from . import updates
 from . import utils
+from . import jax_linker
+
+jax_linker.register()
 
 __version__ = "0.3.dev0"
 
 __all__ = ["nonlinearities", "init", "layers", "objectives", "persistence",
-           "random", "regularization", "updates", "utils", "__version__"]
+           "random", "regularization", "updates", "utils", "jax_linker", "__version__"]

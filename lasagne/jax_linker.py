@@ -1,0 +1,182 @@
+"""``mode="JAX"`` for every network as written: one XLA program per shape.
+
+PyTensor's own JAX linker converts the symbolic graph once, before it has
+seen any data, so every size the graph computes from an unknown batch size
+(``arange(x.shape[0])`` in a cross-entropy with integer targets, an
+``alloc`` of a recurrent layer's initial state, a random draw of a dropout
+mask) must be traceable by JAX without its value, and often is not
+("JAX requires the arguments of `jax.numpy.arange` to be constants").
+
+:class:`ShapeSpecializingJAXLinker` waits for the first call instead, as
+``jax.jit`` does: it specialises the graph to the shapes of that call's
+arguments (every size becomes a constant and is folded by PyTensor's
+rewrites), converts it to JAX and compiles it with XLA, and keeps one
+compiled program per shape signature. A later call with the same shapes
+reuses it; a new batch size (the last, shorter minibatch of an epoch)
+compiles once more. Any Op with a JAX lowering works, whatever its graph
+computes from the shapes.
+
+Shared random generators (those of the noise layers) stay the users':
+each call converts the generator to JAX's key, draws, and stores a numpy
+generator derived from the new key back into the shared variable, so every
+call draws fresh numbers, seeding reproduces a run, and a function compiled
+for another backend can still use the same shared variable.
+
+Importing lasagne registers this linker as PyTensor's ``"JAX"`` mode and
+``"jax"`` linker, so ``pytensor.function(..., mode="JAX")`` uses it.
+"""
+import numpy as np
+from pytensor.compile import mode as _mode
+from pytensor.graph.fg import FunctionGraph
+from pytensor.graph.rewriting.db import RewriteDatabaseQuery
+from pytensor.link.jax.linker import JAXLinker
+from pytensor.tensor.basic import MakeVector
+from pytensor.tensor.random.type import RandomType
+from pytensor.tensor.type import TensorType
+
+__all__ = ["ShapeSpecializingJAXLinker", "register"]
+
+_REWRITES = RewriteDatabaseQuery(include=["fast_run", "jax"])
+# The rewrites of a specialised graph: first fold the sizes (PyTensor's
+# JAX rewrites wrap constant sizes in nodes that cannot be folded), then
+# the JAX rewrites alone.
+_FOLD = RewriteDatabaseQuery(include=["fast_run", "minimum_compile"],
+                             exclude=["jax", *JAXLinker.incompatible_rewrites])
+_JAX_ONLY = RewriteDatabaseQuery(include=["jax"],
+                                 exclude=list(JAXLinker.incompatible_rewrites))
+
+
+class ShapeSpecializingJAXLinker(JAXLinker):
+    """A JAX linker that compiles one XLA program per input shape signature.
+
+    Use it through ``mode="JAX"`` (registered when lasagne is imported) or
+    ``pytensor.compile.mode.Mode(linker=ShapeSpecializingJAXLinker())``.
+    ``compiled_shapes`` lists the shape signatures compiled so far.
+
+    Examples
+    --------
+    >>> import numpy as np, pytensor, pytensor.tensor as pt
+    >>> import lasagne  # registers the linker as mode="JAX"
+    >>> x = pt.vector("x")
+    >>> f = pytensor.function([x], pt.arange(x.shape[0]) * x, mode="JAX")
+    >>> f(np.ones(3)).tolist(), f(np.ones(2)).tolist()
+    ([0.0, 1.0, 2.0], [0.0, 1.0])
+    """
+
+    def fgraph_convert(self, fgraph, input_storage, storage_map, **kwargs):
+        self.scalar_shape_inputs = ()
+        return _ShapeDispatcher(fgraph)
+
+    def jit_compile(self, fn):
+        return fn
+
+    def create_thunk_inputs(self, storage_map):
+        # Generators stay numpy Generators in their storage; the dispatcher
+        # converts them at every call.
+        return [storage_map[n] for n in self.fgraph.inputs]
+
+
+class _ShapeDispatcher:
+    """Calls the XLA program compiled for the shapes of its arguments."""
+
+    def __init__(self, fgraph):
+        self.fgraph = fgraph
+        self.rng_inputs = [isinstance(i.type, RandomType)
+                           for i in fgraph.inputs]
+        self.rng_outputs = [i for i, o in enumerate(fgraph.outputs)
+                            if isinstance(o.type, RandomType)]
+        self.programs = {}
+
+    @property
+    def compiled_shapes(self):
+        return list(self.programs)
+
+    def __call__(self, *args):
+        signature = tuple(getattr(a, "shape", None) for a in args)
+        program = self.programs.get(signature)
+        if program is None:
+            program = self.programs[signature] = self._compile(signature)
+        if any(self.rng_inputs):
+            args = [_to_jax_rng(a) if is_rng else a
+                    for a, is_rng in zip(args, self.rng_inputs)]
+        outputs = program(*args)
+        if self.rng_outputs:
+            outputs = list(outputs)
+            for i in self.rng_outputs:
+                outputs[i] = _from_jax_rng(outputs[i])
+        return outputs
+
+    def _compile(self, signature):
+        import jax
+        from pytensor.link.jax.dispatch import jax_funcify
+        from pytensor.link.jax.dispatch.shape import JAXShapeTuple
+
+        fgraph = specialize_shapes(self.fgraph, signature)
+        from pytensor.compile.mode import optdb
+        optdb.query(_FOLD).rewrite(fgraph)
+        optdb.query(_JAX_ONLY).rewrite(fgraph)
+        static = tuple(
+            i for i, inp in enumerate(fgraph.inputs)
+            if fgraph.clients[inp] and all(
+                isinstance(c.op, JAXShapeTuple) for c, _ in fgraph.clients[inp]))
+        program = jax.jit(jax_funcify(fgraph), static_argnums=static)
+        if not static:
+            return program
+
+        def with_static_ints(*args):
+            return program(*(int(a) if i in static else a
+                             for i, a in enumerate(args)))
+        return with_static_ints
+
+
+def specialize_shapes(fgraph, signature):
+    """A copy of `fgraph` whose tensor inputs have the static `signature`.
+
+    Each node is rebuilt (its Op's ``make_node`` called again), so static
+    shapes propagate through the graph; rewrites then fold every size.
+    """
+    from pytensor.link.jax.dispatch.shape import JAXShapeTuple
+
+    new = {}
+    for inp, shape in zip(fgraph.inputs, signature):
+        if isinstance(inp.type, TensorType) and shape is not None:
+            new[inp] = inp.type.clone(shape=tuple(shape))(name=inp.name)
+        else:
+            new[inp] = inp.type(name=inp.name)
+    for node in fgraph.toposort():
+        inputs = [new.get(i, i) for i in node.inputs]
+        if isinstance(node.op, JAXShapeTuple):
+            # PyTensor's JAX rewrites put sizes in JAXShapeTuple nodes,
+            # which cannot be constant-folded: make them vectors again (the
+            # JAX rewrites bring them back where sizes stay symbolic).
+            outputs = [MakeVector(node.outputs[0].dtype)(*inputs)]
+        else:
+            outputs = node.op.make_node(*inputs).outputs
+        for old, out in zip(node.outputs, outputs):
+            if out.type != old.type and not old.type.is_super(out.type):
+                out = old.type.filter_variable(out)
+            new[old] = out
+    return FunctionGraph([new[i] for i in fgraph.inputs],
+                         [new.get(o, o) for o in fgraph.outputs], clone=False)
+
+
+def _to_jax_rng(value):
+    if isinstance(value, np.random.Generator):
+        from pytensor.link.jax.dispatch import jax_typify
+        return jax_typify(value)
+    return value
+
+
+def _from_jax_rng(state):
+    """A numpy Generator seeded from the JAX key a program returned."""
+    if isinstance(state, dict) and "jax_state" in state:
+        key = np.asarray(state["jax_state"]).astype(np.uint32).ravel()
+        return np.random.Generator(np.random.PCG64(key.tolist()))
+    return state
+
+
+def register():
+    """Make ``mode="JAX"`` and ``linker="jax"`` use the specialising linker."""
+    linker = ShapeSpecializingJAXLinker()
+    _mode.predefined_linkers["jax"] = linker
+    _mode.predefined_modes["JAX"] = _mode.Mode(linker, _REWRITES)
