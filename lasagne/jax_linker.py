@@ -30,6 +30,7 @@ from pytensor.compile import mode as _mode
 from pytensor.graph.fg import FunctionGraph
 from pytensor.graph.rewriting.db import RewriteDatabaseQuery
 from pytensor.link.jax.linker import JAXLinker
+from pytensor.scan.op import Scan
 from pytensor.tensor.basic import MakeVector
 from pytensor.tensor.random.type import RandomType
 from pytensor.tensor.type import TensorType
@@ -65,7 +66,8 @@ class ShapeSpecializingJAXLinker(JAXLinker):
 
     def fgraph_convert(self, fgraph, input_storage, storage_map, **kwargs):
         self.scalar_shape_inputs = ()
-        return _ShapeDispatcher(fgraph)
+        self.dispatcher = _ShapeDispatcher(fgraph)
+        return self.dispatcher
 
     def jit_compile(self, fn):
         return fn
@@ -106,20 +108,27 @@ class _ShapeDispatcher:
                 outputs[i] = _from_jax_rng(outputs[i])
         return outputs
 
-    def _compile(self, signature):
-        import jax
+    def to_jax(self, signature):
+        """The graph specialised to `signature` as a JAX function, and the
+        positions of the inputs JAX must see as static Python ints."""
+        from pytensor.compile.mode import optdb
         from pytensor.link.jax.dispatch import jax_funcify
         from pytensor.link.jax.dispatch.shape import JAXShapeTuple
 
         fgraph = specialize_shapes(self.fgraph, signature)
-        from pytensor.compile.mode import optdb
         optdb.query(_FOLD).rewrite(fgraph)
         optdb.query(_JAX_ONLY).rewrite(fgraph)
         static = tuple(
             i for i, inp in enumerate(fgraph.inputs)
             if fgraph.clients[inp] and all(
                 isinstance(c.op, JAXShapeTuple) for c, _ in fgraph.clients[inp]))
-        program = jax.jit(jax_funcify(fgraph), static_argnums=static)
+        return jax_funcify(fgraph), static
+
+    def _compile(self, signature):
+        import jax
+
+        function, static = self.to_jax(signature)
+        program = jax.jit(function, static_argnums=static)
         if not static:
             return program
 
@@ -140,7 +149,9 @@ def specialize_shapes(fgraph, signature):
     new = {}
     for inp, shape in zip(fgraph.inputs, signature):
         if isinstance(inp.type, TensorType) and shape is not None:
-            new[inp] = inp.type.clone(shape=tuple(shape))(name=inp.name)
+            shape = tuple(known if known is not None else given
+                          for known, given in zip(inp.type.shape, shape))
+            new[inp] = inp.type.clone(shape=shape)(name=inp.name)
         else:
             new[inp] = inp.type(name=inp.name)
     for node in fgraph.toposort():
@@ -150,6 +161,9 @@ def specialize_shapes(fgraph, signature):
             # which cannot be constant-folded: make them vectors again (the
             # JAX rewrites bring them back where sizes stay symbolic).
             outputs = [MakeVector(node.outputs[0].dtype)(*inputs)]
+        elif isinstance(node.op, Scan):
+            outputs = _specialize_scan(node.op, inputs).make_node(
+                *inputs).outputs
         else:
             outputs = node.op.make_node(*inputs).outputs
         for old, out in zip(node.outputs, outputs):
@@ -158,6 +172,29 @@ def specialize_shapes(fgraph, signature):
             new[old] = out
     return FunctionGraph([new[i] for i in fgraph.inputs],
                          [new.get(o, o) for o in fgraph.outputs], clone=False)
+
+
+def _specialize_scan(op, outer_inputs):
+    """A Scan whose inner graph knows the static shapes of `outer_inputs`
+    (a sequence's step drops the first axis; other inputs keep theirs)."""
+    from pytensor.compile.mode import optdb
+
+    outer_of = op.get_oinp_iinp_iout_oout_mappings()["outer_inp_from_inner_inp"]
+    signature = []
+    for i, inner in enumerate(op.inner_inputs):
+        outer = outer_inputs[outer_of[i]]
+        shape = getattr(outer.type, "shape", None)
+        if shape is None or not isinstance(inner.type, TensorType):
+            signature.append(None)
+        elif inner.type.ndim == len(shape) - 1:
+            signature.append(shape[1:])
+        else:
+            signature.append(shape)
+    inner = specialize_shapes(op.fgraph, signature)
+    optdb.query(_FOLD).rewrite(inner)
+    return Scan(inner.inputs, inner.outputs, op.info, mode=op.mode,
+                truncate_gradient=op.truncate_gradient, name=op.name,
+                profile=op.profile, allow_gc=op.allow_gc, strict=op.strict)
 
 
 def _to_jax_rng(value):
