@@ -12,7 +12,9 @@ machine's very first use.
   softmax (two dense layers, squared error, SGD): PyTensor's own floor.
 * ``lstm``: an LSTM layer (64 units) and a softmax layer, Adam.
 
-    python benchmarks/cold_compile.py [cnn] [mlp] [lstm]
+    python benchmarks/cold_compile.py [--mode JAX] [cnn] [mlp] [lstm]
+
+``--mode`` compiles with another PyTensor mode (default: Numba).
 """
 import os
 import subprocess
@@ -66,35 +68,41 @@ def build(variant):
     return [x_var, y_var], loss, updates, (X, Y)
 
 
-def child(variant):
+def child(variant, mode=None):
     import lasagne  # noqa: F401  (first, as in the other benchmarks)
     import pytensor
     pytensor.config.floatX = "float32"
     inputs, loss, updates, batch = build(variant)
     start = time.perf_counter()
-    fn = pytensor.function(inputs, loss, updates=updates)
+    fn = pytensor.function(inputs, loss, updates=updates, mode=mode)
     fn(*batch)
     print(f"{time.perf_counter() - start:.1f}")
 
 
-def main(variants):
+def main(variants, mode=None):
     for variant in variants:
         with tempfile.TemporaryDirectory() as compiledir:
             env = dict(os.environ,
                        PYTENSOR_FLAGS=f"base_compiledir={compiledir}")
             run = subprocess.run(
-                [sys.executable, __file__, "--child", variant], env=env,
+                [sys.executable, __file__, "--child", variant]
+                + ([mode] if mode else []), env=env,
                 capture_output=True, text=True, check=True)
         print(f"{variant:5s} cold compile {run.stdout.split()[-1]} s")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
-        child(sys.argv[2])
+        child(*sys.argv[2:4])
     else:
-        chosen = sys.argv[1:] or list(VARIANTS)
+        argv, mode = sys.argv[1:], None
+        if "--mode" in argv:
+            at = argv.index("--mode")
+            mode = argv[at + 1]
+            del argv[at:at + 2]
+        chosen = argv or list(VARIANTS)
         unknown = set(chosen) - set(VARIANTS)
         if unknown:
             sys.exit(f"unknown variants {sorted(unknown)}; "
                      f"choose from {VARIANTS}")
-        main(chosen)
+        main(chosen, mode)
