@@ -67,7 +67,6 @@ def main(args):
     from datasets import load_mnist
     from training import iterate_minibatches
 
-    pytensor.config.floatX = "float32"
     lasagne.random.set_rng(np.random.RandomState(args.seed))
     rank, nproc = jax.process_index(), jax.process_count()
     X_train, y_train, X_val, y_val, _, _ = load_mnist(verbose=rank == 0)
@@ -119,4 +118,6 @@ def main(args):
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import pytensor
+    pytensor.config.floatX = "float32"
     main(parse_args())
