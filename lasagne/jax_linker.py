@@ -52,7 +52,8 @@ class ShapeSpecializingJAXLinker(JAXLinker):
 
     Use it through ``mode="JAX"`` (registered when lasagne is imported) or
     ``pytensor.compile.mode.Mode(linker=ShapeSpecializingJAXLinker())``.
-    ``compiled_shapes`` lists the shape signatures compiled so far.
+    A compiled function's ``fn.maker.linker.compiled_shapes`` lists the
+    shape signatures compiled so far.
 
     Examples
     --------
@@ -71,6 +72,12 @@ class ShapeSpecializingJAXLinker(JAXLinker):
 
     def jit_compile(self, fn):
         return fn
+
+    @property
+    def compiled_shapes(self):
+        """The input shape signatures compiled so far, one XLA program each."""
+        dispatcher = getattr(self, "dispatcher", None)
+        return dispatcher.compiled_shapes if dispatcher else []
 
     def create_thunk_inputs(self, storage_map):
         # Generators stay numpy Generators in their storage; the dispatcher
@@ -212,8 +219,37 @@ def _from_jax_rng(state):
     return state
 
 
+def _reductions_keep_their_dtype():
+    """PyTensor's JAX reductions return their accumulator's dtype (a float32
+    sum accumulated in float64 comes back as float64), which then spreads
+    through the graph and breaks Ops that check dtypes (the convolution
+    gradients): cast them to the dtype the graph declares."""
+    try:
+        from pytensor.link.jax.dispatch import jax_funcify
+    except ImportError:  # no JAX here
+        return
+    from pytensor.tensor.elemwise import CAReduce
+    pytensor_careduce = jax_funcify.dispatch(CAReduce)
+    if getattr(pytensor_careduce, "_keeps_dtype", False):
+        return
+
+    def careduce(op, node=None, **kwargs):
+        reduce = pytensor_careduce(op, node=node, **kwargs)
+        if node is None:
+            return reduce
+        dtype = node.outputs[0].type.dtype
+
+        def reduce_in_dtype(x):
+            return reduce(x).astype(dtype)
+        return reduce_in_dtype
+
+    careduce._keeps_dtype = True
+    jax_funcify.register(CAReduce)(careduce)
+
+
 def register():
     """Make ``mode="JAX"`` and ``linker="jax"`` use the specialising linker."""
+    _reductions_keep_their_dtype()
     linker = ShapeSpecializingJAXLinker()
     _mode.predefined_linkers["jax"] = linker
     _mode.predefined_modes["JAX"] = _mode.Mode(linker, _REWRITES)

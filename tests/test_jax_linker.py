@@ -41,6 +41,7 @@ def _agree(network, inputs, loss, values_by_batch, extra_updates=()):
                 np.testing.assert_allclose(np.asarray(g), w, rtol=2e-4,
                                            atol=2e-5)
     assert isinstance(jax_fn.maker.linker, ShapeSpecializingJAXLinker)
+    return jax_fn
 
 
 def _floats(*shape, seed=0):
@@ -58,7 +59,10 @@ def test_mlp_integer_targets_none_batch():
     rng = np.random.default_rng(1)
     batches = [(_floats(n, 7, seed=n), rng.integers(0, 3, n).astype("int32"))
                for n in (6, 4, 6)]
-    _agree(net, [x, y], loss, batches)
+    fn = _agree(net, [x, y], loss, batches)
+    # One program per batch size, the third call reused the first's.
+    shapes = fn.maker.linker.compiled_shapes
+    assert sorted(sig[0] for sig in shapes) == [(4, 7), (6, 7)]
 
 
 def test_pytensor_jax_linker_fails_on_this_graph():
@@ -184,3 +188,15 @@ def test_shape_dependent_alloc_and_arange():
     f = pytensor.function([x], out.sum(), mode="JAX")
     assert float(f(np.ones((3, 4), floatX))) == 6 * (1 + 2 + 3 + 4)
     assert float(f(np.ones((1, 2), floatX))) == 2 * (1 + 2)
+
+
+def test_float32_reductions_stay_float32():
+    # PyTensor's JAX reductions returned their float64 accumulator's dtype,
+    # which reached the float32 convolution gradients and failed there.
+    x = pt.vector("x", dtype="float32")
+    total = pt.sum(x, dtype="float32", acc_dtype="float64")
+    assert total.dtype == "float32"
+    f = pytensor.function([x], [total, total * x], mode="JAX")
+    s, scaled = f(np.ones(3, "float32"))
+    assert np.asarray(s).dtype == np.float32
+    assert np.asarray(scaled).dtype == np.float32
