@@ -204,6 +204,14 @@ class DataParallelStep:
             if value.ndim == 0:
                 args[i] = self._put(value, self._replicated)
             else:
+                rows = value.shape[0] * self._jax.process_count()
+                if rows % self._n_devices:
+                    raise ValueError(
+                        f"DataParallelStep: input {i} has a "
+                        f"global batch of {rows} rows, which does not split "
+                        f"over {self._n_devices} devices; use a batch size "
+                        f"divisible by {self._n_devices} (drop or pad the "
+                        f"last batch).")
                 args[i] = self._jax.make_array_from_process_local_data(
                     self._batch, value)
         for i in self._shared:

@@ -78,6 +78,11 @@ def test_one_device_mesh_equals_plain_jax(local):
     _assert_same(_params(local, "mlp", "mesh1"), _params(local, "mlp", "one"))
 
 
+def test_batch_that_does_not_split_is_refused(local):
+    message = str(local["bad_batch_error"])
+    assert "6 rows" in message and "4 devices" in message
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
