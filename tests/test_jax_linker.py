@@ -155,8 +155,8 @@ def test_embedding_none_sizes():
 def _noise_run(seed, calls=3):
     lasagne.random.set_rng(np.random.RandomState(seed))
     x = pt.matrix("x")
-    net = L.DropoutLayer(L.InputLayer((None, 50), x), p=0.5)
-    net = L.GaussianNoiseLayer(net, sigma=0.1)
+    net = L.GaussianNoiseLayer(L.InputLayer((None, 50), x), sigma=0.1)
+    net = L.DropoutLayer(net, p=0.5)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         f = pytensor.function([x], L.get_output(net), mode="JAX")
