@@ -6,10 +6,15 @@ input gradient, filter gradient), best of 5, so that a change to one kernel
 can be measured on its own. Set ``NUMBA_NUM_THREADS`` to choose the
 threads (e.g. 1 for per-core figures).
 
+With ``--mode MODE`` (e.g. ``--mode JAX``) it times the same three
+computations as PyTensor functions of the convolution Op compiled in that
+mode (a forward pass, and each gradient alone) instead of the kernels.
+
 Usage::
 
-    NUMBA_NUM_THREADS=1 python benchmarks/bench_conv_kernels.py
+    NUMBA_NUM_THREADS=1 python benchmarks/bench_conv_kernels.py [--mode JAX]
 """
+import argparse
 import time
 
 import numba
@@ -65,11 +70,44 @@ def best_ms(fn, *args, repeats=5):
     return best * 1e3
 
 
+def op_times(mode, x, w, p, repeats):
+    """Forward, input-gradient and filter-gradient times of the conv Op
+    compiled by PyTensor in `mode` (2-d: the kernels' unit depth dropped)."""
+    import pytensor
+    import pytensor.tensor as pt
+    from lasagne.ops.conv import conv
+
+    x, w = x[:, :, 0], w[:, :, 0]
+    xv, wv = pt.tensor4("x"), pt.tensor4("w")
+    y = conv(xv, wv, padding=p)
+    gy = pt.tensor4("gy")
+    cost = (y * gy).sum()
+    fns = [pytensor.function([xv, wv], y, mode=mode),
+           pytensor.function([xv, wv, gy], pytensor.grad(cost, xv), mode=mode),
+           pytensor.function([xv, wv, gy], pytensor.grad(cost, wv), mode=mode)]
+    gy_value = np.ones_like(np.asarray(fns[0](x, w)))
+    args = [(x, w), (x, w, gy_value), (x, w, gy_value)]
+    for fn, a in zip(fns, args):
+        fn(*a)  # compile (JAX compiles at the first call)
+    return [best_ms(fn, *a, repeats=repeats) for fn, a in zip(fns, args)]
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mode", default=None,
+                        help="time the Op compiled in this PyTensor mode "
+                             "(e.g. JAX) instead of the Numba kernels")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="batch size of every case (smoke runs)")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
     numba.get_num_threads()  # start the threading layer (see ops/_parallel)
     rng = np.random.default_rng(0)
-    print(f"threads={numba.get_num_threads()}  float32  ms (GFLOP/s)")
+    print(f"{args.mode or 'Numba kernels'}  threads={numba.get_num_threads()}"
+          f"  float32  ms (GFLOP/s)")
     for name, x_shape, w_shape, p in CASES:
+        if args.batch:
+            x_shape = (args.batch,) + x_shape[1:]
         x = rng.standard_normal(x_shape, dtype=np.float32)
         w = rng.standard_normal(w_shape, dtype=np.float32)
         pad = (np.int64(0), np.int64(p), np.int64(p))
@@ -77,9 +115,14 @@ def main():
         gflop = 2 * gy.size * w_shape[1] * w_shape[3] * w_shape[4] / 1e9
         in_shape = (np.int64(1), np.int64(x_shape[3]), np.int64(x_shape[4]))
         k_shape = (np.int64(1), np.int64(w_shape[3]), np.int64(w_shape[4]))
-        times = [best_ms(forward, x, w, pad),
-                 best_ms(grad_input, w, gy, in_shape, pad),
-                 best_ms(grad_filters, x, gy, k_shape, pad)]
+        if args.mode:
+            times = op_times(args.mode, x, w, p, args.repeats)
+        else:
+            times = [best_ms(forward, x, w, pad, repeats=args.repeats),
+                     best_ms(grad_input, w, gy, in_shape, pad,
+                             repeats=args.repeats),
+                     best_ms(grad_filters, x, gy, k_shape, pad,
+                             repeats=args.repeats)]
         cells = "  ".join(f"{label} {t:6.1f} ({gflop / t * 1e3:4.0f})"
                           for label, t in zip(["fwd", "grad-in", "grad-w"],
                                               times))

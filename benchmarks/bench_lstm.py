@@ -35,6 +35,8 @@ def parse_args():
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--length", type=int, default=100)
     parser.add_argument("--units", type=int, default=100)
+    parser.add_argument("--mode", default=None,
+                        help="PyTensor mode (default: Numba; e.g. JAX)")
     return parser.parse_args()
 
 
@@ -72,7 +74,8 @@ def build_ours(variant, x, y):
     params = lasagne.layers.get_all_params(l_out, trainable=True)
     updates = lasagne.updates.adam(loss, params, learning_rate=1e-3)
     start = time.perf_counter()
-    train = pytensor.function([l_in.input_var, target], loss, updates=updates)
+    train = pytensor.function([l_in.input_var, target], loss, updates=updates,
+                              mode=ARGS.mode)
     train(x, y)
     train(x, y)
     return train, time.perf_counter() - start

@@ -112,5 +112,10 @@ if __name__ == "__main__":
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", metavar="FILE")
+    parser.add_argument("--mode", default=None,
+                        help="PyTensor mode of every compiled function "
+                             "(default: Numba; e.g. JAX, CVM)")
     args = parser.parse_args()
+    if args.mode:
+        pytensor.config.mode = args.mode
     main(args.epochs, args.train_size, args.batch_size, args.seed, args.plot)

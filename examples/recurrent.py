@@ -127,7 +127,12 @@ if __name__ == "__main__":
     parser.add_argument("--batches-per-epoch", type=int, default=100)
     parser.add_argument("--learning-rate", type=float, default=0.005)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mode", default=None,
+                        help="PyTensor mode of every compiled function "
+                             "(default: Numba; e.g. JAX, CVM)")
     args = parser.parse_args()
+    if args.mode:
+        pytensor.config.mode = args.mode
     main(args.epochs, args.min_length, args.max_length, args.units,
          args.batch_size, args.batches_per_epoch, args.learning_rate,
          args.seed)

@@ -235,7 +235,12 @@ if __name__ == "__main__":
     parser.add_argument("--plot", metavar="FILE")
     parser.add_argument("--smoke", action="store_true",
                         help="the small configuration the tests run")
+    parser.add_argument("--mode", default=None,
+                        help="PyTensor mode of every compiled function "
+                             "(default: Numba; e.g. JAX, CVM)")
     args = parser.parse_args()
+    if args.mode:
+        pytensor.config.mode = args.mode
     config = dict(num_epochs=args.epochs, steps_per_epoch=args.steps,
                   text_path=args.text, text_size=args.text_size,
                   seq_len=args.seq_len, batch_size=args.batch_size,

@@ -15,6 +15,9 @@ from . import regularization
 from . import schedules
 from . import updates
 from . import utils
+from . import jax_linker
+
+jax_linker.register()
 
 # pytensor.function(...) compiles node by node unless the user chose a mode
 # (docs/user/backends.rst, "Which mode you get").
@@ -23,5 +26,5 @@ linker._default_unless_chosen()
 __version__ = "0.3.dev0"
 
 __all__ = ["nonlinearities", "init", "layers", "objectives", "persistence",
-           "schedules",
-           "random", "regularization", "updates", "utils", "__version__"]
+           "schedules", "random", "regularization", "updates", "utils",
+           "jax_linker", "__version__"]

@@ -78,6 +78,16 @@ def test_siamese_example_trains():
     assert result["test_accuracy"] > 0.65
 
 
+@needs_mnist
+def test_data_parallel_example_trains():
+    # One process, the devices this test process has (see
+    # tests/test_parallel.py for several devices and processes).
+    import data_parallel
+    result = data_parallel.main(data_parallel.parse_args(
+        ["--epochs", "1", "--train-size", "2000", "--batch-size", "100"]))
+    assert result["accuracy"] > 0.8
+
+
 def _devils_dictionary_or_skip():
     try:
         return datasets.find_devils_dictionary(verbose=False)
