@@ -274,7 +274,7 @@ class SpatialPyramidPoolingLayer(Layer):
             raise ValueError(f"{where}`pool_dims` must be a non-empty list of "
                              f"positive ints, got {pool_dims!r}.")
         if mode not in POOL_MODES:
-            raise ValueError(f"{where}Mode must be either 'max', "
+            raise ValueError(f"{where}`mode`: Mode must be either 'max', "
                              f"'average_inc_pad' or 'average_exc_pad'. Got "
                              f"{mode!r}.")
         if implementation not in ("fast", "kaiming"):

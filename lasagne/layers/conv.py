@@ -111,6 +111,10 @@ def _refuse_empty_output(layer, argument):
     cannot be built: say which argument makes it so."""
     shape = layer.get_output_shape_for(layer.input_shape)
     for axis, size in enumerate(shape[2:]):
+        if size is not None and size <= 0 and argument == "output_size":
+            raise ValueError(
+                f"{layer._where()}`output_size` must be None, an int or a "
+                f"tuple of positive ints, got {layer.output_size!r}.")
         if size is not None and size <= 0:
             raise ValueError(
                 f"{layer._where()}the output would have size {size} along "
@@ -400,6 +404,8 @@ class _TransposedConvLayer(BaseConvLayer):
                  untie_biases, W, b, nonlinearity, flip_filters, output_size,
                  n, **kwargs):
         self.crop = crop
+        if output_size is not None:
+            self._size_argument = "output_size"
         self.output_size = None
         if output_size is not None:
             if isinstance(output_size, pt.Variable):

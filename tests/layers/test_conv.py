@@ -110,7 +110,9 @@ def test_conv2d_custom_theano_style_convolution():
 @pytest.mark.parametrize("flip", [True, False])
 def test_conv1d_layer_every_implementation(convolution, flip):
     x = random_array((2, 3, 11))
-    layer = Conv1DLayer(InputLayer((None, 3, 11)), 4, 3, stride=2,
+    # filter length 4: conv1d_sd, _md and _unstrided need a multiple of the
+    # stride, as in Lasagne
+    layer = Conv1DLayer(InputLayer((None, 3, 11)), 4, 4, stride=2,
                         nonlinearity=None, flip_filters=flip,
                         convolution=convolution, b=np.ones(4))
     check_layer(layer, x, reference=layer_reference(layer, x))

@@ -116,12 +116,13 @@ def test_pool_size_type_error_names_argument():
         Pool2DLayer((None, 3, 8, 8), (2, 2, 2))
 
 
-def test_spp_fast_needs_known_size():
-    with pytest.raises(ValueError, match="implementation='kaiming'"):
-        SpatialPyramidPoolingLayer((None, 3, None, None))
-    layer = SpatialPyramidPoolingLayer((None, 3, None, None),
-                                       implementation="kaiming")
-    assert layer.output_shape == (None, 3, 21)
+def test_spp_on_maps_of_unknown_size():
+    # both implementations accept them, as in Lasagne ('fast' computes its
+    # windows from the actual size)
+    for implementation in ("fast", "kaiming"):
+        layer = SpatialPyramidPoolingLayer((None, 3, None, None),
+                                           implementation=implementation)
+        assert layer.output_shape == (None, 3, 21)
 
 
 def test_theano_pool_2d_and_3d_wrappers():
