@@ -25,7 +25,7 @@ pytensor.config.floatX = "float32"
 import pytensor.tensor as pt  # noqa: E402
 
 import lasagne  # noqa: E402
-from lasagne.layers import (BatchNormLayer, Conv2DLayer, DenseLayer,  # noqa: E402,F401
+from lasagne.layers import (Conv2DLayer, DenseLayer,  # noqa: E402
                             DropoutLayer, ElemwiseSumLayer, GlobalPoolLayer,
                             InputLayer, MaxPool2DLayer, NonlinearityLayer,
                             batch_norm)
