@@ -25,6 +25,8 @@ for another backend can still use the same shared variable.
 Importing lasagne registers this linker as PyTensor's ``"JAX"`` mode and
 ``"jax"`` linker, so ``pytensor.function(..., mode="JAX")`` uses it.
 """
+import copy
+
 import numpy as np
 from pytensor.compile import mode as _mode
 from pytensor.graph.fg import FunctionGraph
@@ -225,6 +227,7 @@ def _reductions_keep_their_dtype():
     through the graph and breaks Ops that check dtypes (the convolution
     gradients): cast them to the dtype the graph declares."""
     try:
+        import jax
         from pytensor.link.jax.dispatch import jax_funcify
     except ImportError:  # no JAX here
         return
@@ -234,10 +237,16 @@ def _reductions_keep_their_dtype():
         return
 
     def careduce(op, node=None, **kwargs):
-        reduce = pytensor_careduce(op, node=node, **kwargs)
         if node is None:
-            return reduce
+            return pytensor_careduce(op, node=node, **kwargs)
         dtype = node.outputs[0].type.dtype
+        if (getattr(op, "acc_dtype", None) == "float64" and dtype != "float64"
+                and not jax.config.jax_enable_x64):
+            # JAX without float64 (PyTensor turns it off when floatX is
+            # float32) would warn at every such sum: accumulate in `dtype`.
+            op = copy.copy(op)  # a private copy, only read by PyTensor's
+            op.acc_dtype = dtype  # lowering below
+        reduce = pytensor_careduce(op, node=node, **kwargs)
 
         def reduce_in_dtype(x):
             return reduce(x).astype(dtype)

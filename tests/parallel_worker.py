@@ -90,6 +90,8 @@ def local(out):
     step.sync()
     for j, v in enumerate(state(net)):
         results[f"mlp/mesh1/{j}"] = v
+    step = data_parallel_function(inputs, loss, updates=updates,
+                                  mesh=default_mesh())
     try:
         step(batches[0][0][:6], batches[0][1][:6])  # 6 rows, 4 devices
     except ValueError as exc:
