@@ -124,6 +124,7 @@ class _ShapeDispatcher:
         from pytensor.link.jax.dispatch import jax_funcify
         from pytensor.link.jax.dispatch.shape import JAXShapeTuple
 
+        _reductions_keep_their_dtype()  # here, not at import: JAX loads late
         fgraph = specialize_shapes(self.fgraph, signature)
         optdb.query(_FOLD).rewrite(fgraph)
         optdb.query(_JAX_ONLY).rewrite(fgraph)
@@ -258,7 +259,6 @@ def _reductions_keep_their_dtype():
 
 def register():
     """Make ``mode="JAX"`` and ``linker="jax"`` use the specialising linker."""
-    _reductions_keep_their_dtype()
     linker = ShapeSpecializingJAXLinker()
     _mode.predefined_linkers["jax"] = linker
     _mode.predefined_modes["JAX"] = _mode.Mode(linker, _REWRITES)
