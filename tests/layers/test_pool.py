@@ -95,8 +95,8 @@ def test_pool_layer_backends_agree():
     (Pool1DLayer, dict(pool_size=2), r"Pool1DLayer 'p': Expected 3 input dimensions: expects a 3-d input"),
     (Upscale2DLayer, dict(scale_factor=0), r"Upscale2DLayer 'p'.*"
      r"`scale_factor`.*\(0, 0\)"),
-    (Upscale2DLayer, dict(scale_factor=2, mode="nearest"),
-     r"Upscale2DLayer 'p'.*'repeat' or 'dilate'.*'nearest'"),
+    (Upscale2DLayer, dict(scale_factor=2, mode="bicubic"),
+     r"Upscale2DLayer 'p'.*`mode` must be one of.*'bilinear'.*'bicubic'"),
     (FeaturePoolLayer, dict(pool_size=5), r"FeaturePoolLayer 'p'.*axis 1 "
      r"\(6\).*multiple of `pool_size` \(5\)"),
     (FeatureWTALayer, dict(pool_size=2, axis=4), r"FeatureWTALayer 'p'.*"
