@@ -82,8 +82,8 @@ class ShapeSpecializingJAXLinker(JAXLinker):
         return dispatcher.compiled_shapes if dispatcher else []
 
     def create_thunk_inputs(self, storage_map):
-        # Generators stay numpy Generators in their storage; the dispatcher
-        # converts them at every call.
+        """The input storage cells, unchanged: random generators stay numpy
+        Generators there, and the dispatcher converts them at every call."""
         return [storage_map[n] for n in self.fgraph.inputs]
 
 

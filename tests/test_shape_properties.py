@@ -156,14 +156,14 @@ def test_pool_shapes(config):
 @examples("upscale")
 @given(st.integers(1, 3).flatmap(lambda nd: st.tuples(
     st.just(nd), sizes(nd + 2, high=4), int_or_tuple(nd, 0, 3, invalid_below=1),
-    st.sampled_from(["repeat", "dilate"] * 3 + ["nearest"]))))
+    st.sampled_from(["repeat", "dilate", "nearest"] * 3 + ["bicubic"]))))
 def test_upscale_shapes(config):
     nd, (actual, declared), scale, mode = config
     cls = {1: L.Upscale1DLayer, 2: L.Upscale2DLayer, 3: L.Upscale3DLayer}[nd]
     bad = set()
     if (isinstance(scale, tuple) and len(scale) != nd) or min(as_list(scale, nd)) < 1:
         bad.add("scale_factor")
-    if mode == "nearest":
+    if mode == "bicubic":
         bad.add("mode")
     l_in = input_layer(declared)
     layer = attempt(lambda: cls(l_in, scale, mode=mode), bad,

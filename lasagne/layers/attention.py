@@ -84,10 +84,12 @@ class MultiHeadAttentionLayer(MergeLayer):
     b_q=lasagne.init.Constant(0.), W_k=..., b_k=..., W_v=..., b_v=...,
     W_o=..., b_o=..., **kwargs)
 
-    Multi-head attention: queries from `incoming`, keys and values from
-    `key_input` (cross-attention) or from `incoming` itself
-    (self-attention), each projected per head, combined by scaled
-    dot-product attention and projected back::
+    Multi-head scaled dot-product attention (Vaswani et al., 2017).
+
+    Queries come from `incoming`, keys and values from `key_input`
+    (cross-attention) or from `incoming` itself (self-attention), each
+    projected per head, combined by scaled dot-product attention and
+    projected back::
 
         Q, K, V = x_q W_q + b_q, x_k W_k + b_k, x_k W_v + b_v   (split in heads)
         A = softmax(Q K^T / sqrt(key_size) + masks)              (per head)

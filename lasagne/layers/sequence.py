@@ -83,8 +83,10 @@ class RMSNormLayer(Layer):
     """RMSNormLayer(incoming, epsilon=1e-6, gamma=lasagne.init.Constant(1),
     **kwargs)
 
-    Root-mean-square normalization (Zhang & Sennrich, 2019) over the last
-    axis: layer normalization without centring or shift::
+    Root-mean-square normalization (Zhang & Sennrich, 2019).
+
+    It normalizes over the last axis, as layer normalization does, without
+    centring or shift::
 
         y = x / sqrt(mean(x**2) + epsilon) * gamma
 
