@@ -93,7 +93,7 @@ def resnet():
     return result
 
 
-print(f"threads={args.threads}  mode={args.mode or 'NUMBA (default)'}  float32")
+print(f"threads={args.threads}  mode={args.mode or 'default (NUMBA_NODE unless chosen)'}  float32")
 if args.only in (None, "cnn"):
     mnist_cnn()
 if args.only in (None, "resnet"):

@@ -44,7 +44,7 @@ train_fn, compile_time = compile_and_time(
 
 theirs = TorchProcess("mlp", args.threads, batch=args.batch_size)
 
-print(f"threads={args.threads}  mode={args.mode or 'NUMBA (default)'}  "
+print(f"threads={args.threads}  mode={args.mode or 'default (NUMBA_NODE unless chosen)'}  "
       f"batch={args.batch_size}  float32")
 compare("MLP 784-800-800-10 train", lambda: train_fn(X, y), theirs,
         args.batch_size)

@@ -74,7 +74,7 @@ def main():
         lambda: pytensor.function([x_var, y_var], loss, updates=updates,
                                   mode=args.mode, profile=args.profile),
         lambda f: f(X, y))
-    print(f"threads={args.threads}  mode={args.mode or 'NUMBA (default)'}  "
+    print(f"threads={args.threads}  mode={args.mode or 'default (NUMBA_NODE unless chosen)'}  "
           f"batch={args.batch}  float32  "
           f"{len(fn.maker.fgraph.apply_nodes)} nodes")
     if args.profile:

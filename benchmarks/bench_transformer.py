@@ -131,7 +131,7 @@ def main():
     print(f"Transformer encoder block training step: batch {ARGS.batch}, "
           f"sequence {ARGS.length}, d_model {ARGS.d_model}, {ARGS.heads} "
           f"heads, ff {ARGS.ff}, dropout {ARGS.dropout}, float32, "
-          f"{ARGS.threads} threads, mode {ARGS.mode or 'NUMBA (default)'}")
+          f"{ARGS.threads} threads, mode {ARGS.mode or 'default (NUMBA_NODE unless chosen)'}")
     print(f"ours {rate_ours:8.1f} samples/s   torch {rate_torch:8.1f} "
           f"samples/s   ratio {rate_ours / rate_torch:5.2f}   compile "
           f"{compile_s:6.1f} s", flush=True)
