@@ -47,6 +47,10 @@ def parse_args(argv=None):
     parser.add_argument("--save", metavar="FILE", default=None,
                         help="save the trained parameters (process 0)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mode", default=None,
+                        help="PyTensor mode of the evaluation function "
+                             "(default: Numba; e.g. JAX); the training step "
+                             "always runs on JAX")
     return parser.parse_args(argv)
 
 
@@ -89,7 +93,8 @@ def main(args):
                                   shard_params=args.shard_params)
     test_out = L.get_output(net, deterministic=True)
     accuracy = pytensor.function(
-        [x, y], lasagne.objectives.categorical_accuracy(test_out, y).mean())
+        [x, y], lasagne.objectives.categorical_accuracy(test_out, y).mean(),
+        mode=args.mode)
     if rank == 0:
         print(f"{nproc} process(es), {mesh.devices.size} device(s): "
               f"{jax.devices()[0].platform}; global batch {args.batch_size}")

@@ -26,6 +26,7 @@ windows and on the held-out last 5% of the text, and samples text.
     python examples/text_transformer.py [--epochs N] [--steps N]
         [--time-budget S] [--text FILE] [--text-size N] [--d-model N]
         [--num-layers N] [--num-heads N] [--temperature T] [--plot FILE]
+        [--mode MODE]
     python examples/text_transformer.py --smoke        # a quick check
 """
 import argparse
@@ -211,7 +212,12 @@ if __name__ == "__main__":
     parser.add_argument("--plot", metavar="FILE")
     parser.add_argument("--smoke", action="store_true",
                         help="the small configuration the tests run")
+    parser.add_argument("--mode", default=None,
+                        help="PyTensor mode of every compiled function "
+                             "(default: Numba; e.g. JAX, CVM)")
     args = parser.parse_args()
+    if args.mode:
+        pytensor.config.mode = args.mode
     config = dict(num_epochs=args.epochs, steps_per_epoch=args.steps,
                   time_budget=args.time_budget, text_path=args.text,
                   text_size=args.text_size, seq_len=args.seq_len,
