@@ -39,7 +39,12 @@ from pytensor.tensor.type import TensorType
 
 __all__ = ["ShapeSpecializingJAXLinker", "register"]
 
-_REWRITES = RewriteDatabaseQuery(include=["fast_run", "jax"])
+# The rewrites of the symbolic graph, when the function is built: no
+# fusion, which would shut sizes that become constants only once the graph
+# is specialised (a broadcasting check's ``EQ(n, n)``) inside a Composite,
+# where rewrites cannot fold them, and no JAX rewrites, done per signature.
+_REWRITES = RewriteDatabaseQuery(include=["fast_run"],
+                                 exclude=["fusion", "jax"])
 # The rewrites of a specialised graph: first fold the sizes (PyTensor's
 # JAX rewrites wrap constant sizes in nodes that cannot be folded), then
 # the JAX rewrites alone.

@@ -65,6 +65,7 @@ def test_mlp_integer_targets_none_batch():
     assert sorted(sig[0] for sig in shapes) == [(4, 7), (6, 7)]
 
 
+@pytest.mark.filterwarnings("ignore:Skipping Assert:UserWarning")  # theirs
 def test_pytensor_jax_linker_fails_on_this_graph():
     """The case above is what PyTensor's own JAX linker cannot compile
     (so that the test above would fail without our linker)."""
@@ -96,8 +97,13 @@ def test_cnn_batch_norm_running_averages():
     results = {}
     for mode in (FAST, "JAX"):
         values = L.get_all_param_values(net)
-        train = pytensor.function([x, y], loss, updates=updates, mode=mode)
-        losses = [float(train(*b)) for b in batches]
+        with warnings.catch_warnings():
+            # PyTensor warned here that it skips a broadcasting Assert,
+            # left unfolded inside a fused Composite.
+            warnings.simplefilter("error")
+            train = pytensor.function([x, y], loss, updates=updates,
+                                      mode=mode)
+            losses = [float(train(*b)) for b in batches]
         results[mode] = (losses, np.asarray(bn.mean.get_value()),
                          [np.asarray(v) for v in L.get_all_param_values(net)])
         L.set_all_param_values(net, values)
@@ -107,6 +113,21 @@ def test_cnn_batch_norm_running_averages():
                                rtol=1e-4, atol=1e-6)
     for a, b in zip(results["JAX"][2], results[FAST][2]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_global_pool_no_skipped_assert_warning():
+    # The fused graph kept a broadcasting check (batch of the targets ==
+    # batch of the predictions) inside a Composite, where the specialised
+    # sizes could not be folded: PyTensor warned that JAX skips the Assert.
+    x, y = pt.tensor4("x"), pt.ivector("y")
+    net = L.Conv2DLayer(L.InputLayer((None, 2, 5, 5), x), 3, 3, pad="same")
+    net = L.DenseLayer(L.GlobalPoolLayer(net), 3,
+                       nonlinearity=lasagne.nonlinearities.softmax)
+    loss = lasagne.objectives.categorical_crossentropy(
+        L.get_output(net), y).mean()
+    _agree(net, [x, y], loss,
+           [(_floats(n, 2, 5, 5, seed=n), np.arange(n, dtype="int32") % 3)
+            for n in (4, 2)])
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn", "container"])
