@@ -18,7 +18,8 @@ compiles lazily, so that call is part of the wait).
   dense blocks of twelve BN-ReLU-conv layers joined by concatenation,
   average-pooling transitions, global pooling.
 
-    python benchmarks/deep_compile.py [googlenet] [inception_v3] [densenet40]
+    python benchmarks/deep_compile.py [--mode MODE] [googlenet]
+        [inception_v3] [densenet40]
 
 Each line prints the seconds in ``pytensor.function`` and in the first
 call (wall clock, and the CPU time of the process, which a loaded machine
@@ -188,7 +189,7 @@ def densenet40(depth=40, growth=12, blocks=3):
     return L.DenseLayer(net, 10, nonlinearity=softmax)
 
 
-def child(variant):
+def child(variant, mode=None):
     import lasagne  # noqa: F401  (first, as in the other benchmarks)
     import numpy as np
     import pytensor
@@ -197,14 +198,14 @@ def child(variant):
     out = lasagne.layers.get_output(net, deterministic=True)
     x = lasagne.layers.get_all_layers(net)[0].input_var
     start, cpu = time.perf_counter(), time.process_time()
-    fn = pytensor.function([x], out)
+    fn = pytensor.function([x], out, mode=mode)
     compiled = time.perf_counter() - start
     compiled_cpu = time.process_time() - cpu
     size = IMAGE[variant]
     image = np.random.default_rng(0).random((1, 3, size, size),
                                             dtype=np.float32)
     start, cpu = time.perf_counter(), time.process_time()
-    result = fn(image)
+    result = np.asarray(fn(image))  # JAX computes in the background
     first = time.perf_counter() - start
     first_cpu = time.process_time() - cpu
     assert np.isfinite(result).all()
@@ -213,13 +214,14 @@ def child(variant):
           f"{nodes}")
 
 
-def main(variants):
+def main(variants, mode=None):
     for variant in variants:
         with tempfile.TemporaryDirectory() as compiledir:
             env = dict(os.environ,
                        PYTENSOR_FLAGS=f"base_compiledir={compiledir}")
             run = subprocess.run(
-                [sys.executable, __file__, "--child", variant], env=env,
+                [sys.executable, __file__, "--child", variant]
+                + (["--mode", mode] if mode else []), env=env,
                 capture_output=True, text=True)
         if run.returncode:
             print(f"{variant:13s} failed:\n{run.stderr[-2000:]}")
@@ -232,12 +234,20 @@ def main(variants):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--child"]:
-        child(sys.argv[2])
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="*", metavar="variant",
+                        help=f"some of {', '.join(VARIANTS)} (default: all)")
+    parser.add_argument("--mode", default=None,
+                        help="PyTensor mode (default: Numba; e.g. JAX, CVM)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.mode)
     else:
-        chosen = sys.argv[1:] or list(VARIANTS)
+        chosen = args.variants or list(VARIANTS)
         unknown = set(chosen) - set(VARIANTS)
         if unknown:
             sys.exit(f"unknown variants {sorted(unknown)}; "
                      f"choose from {VARIANTS}")
-        main(chosen)
+        main(chosen, args.mode)
