@@ -158,9 +158,10 @@ def specialize_shapes(fgraph, signature):
 
     Each node is rebuilt (its Op's ``make_node`` called again), so static
     shapes propagate through the graph; rewrites then fold every size.
+    Scan's inner graphs are specialised too, and OpFromGraph nodes are
+    replaced by their specialised inner graphs (the same computation, which
+    JAX would trace into the same program anyway).
     """
-    from pytensor.link.jax.dispatch.shape import JAXShapeTuple
-
     new = {}
     for inp, shape in zip(fgraph.inputs, signature):
         if isinstance(inp.type, TensorType) and shape is not None:
@@ -169,7 +170,18 @@ def specialize_shapes(fgraph, signature):
             new[inp] = inp.type.clone(shape=shape)(name=inp.name)
         else:
             new[inp] = inp.type(name=inp.name)
-    for node in fgraph.toposort():
+    _rebuild(fgraph.toposort(), new)
+    return FunctionGraph([new[i] for i in fgraph.inputs],
+                         [new.get(o, o) for o in fgraph.outputs], clone=False)
+
+
+def _rebuild(nodes, new):
+    """Rebuild `nodes` (in topological order) on the variables that `new`
+    maps their inputs to; record their outputs' replacements in `new`."""
+    from pytensor.compile.builders import OpFromGraph
+    from pytensor.link.jax.dispatch.shape import JAXShapeTuple
+
+    for node in nodes:
         inputs = [new.get(i, i) for i in node.inputs]
         if isinstance(node.op, JAXShapeTuple):
             # PyTensor's JAX rewrites put sizes in JAXShapeTuple nodes,
@@ -179,14 +191,16 @@ def specialize_shapes(fgraph, signature):
         elif isinstance(node.op, Scan):
             outputs = _specialize_scan(node.op, inputs).make_node(
                 *inputs).outputs
+        elif isinstance(node.op, OpFromGraph):
+            inner = dict(zip(node.op.inner_inputs, inputs))
+            _rebuild(node.op.fgraph.toposort(), inner)
+            outputs = [inner.get(o, o) for o in node.op.inner_outputs]
         else:
             outputs = node.op.make_node(*inputs).outputs
         for old, out in zip(node.outputs, outputs):
             if out.type != old.type and not old.type.is_super(out.type):
                 out = old.type.filter_variable(out)
             new[old] = out
-    return FunctionGraph([new[i] for i in fgraph.inputs],
-                         [new.get(o, o) for o in fgraph.outputs], clone=False)
 
 
 def _specialize_scan(op, outer_inputs):

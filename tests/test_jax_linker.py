@@ -211,6 +211,23 @@ def test_shape_dependent_alloc_and_arange():
     assert float(f(np.ones((1, 2), floatX))) == 2 * (1 + 2)
 
 
+def test_op_from_graph_inner_sizes():
+    # An OpFromGraph's inner graph computes sizes from its inputs' shapes;
+    # it used to reach JAX unspecialised ("arguments of jax.numpy.arange
+    # must be constants").
+    from pytensor.compile.builders import OpFromGraph
+    a = pt.matrix("a")
+    inner = (pt.zeros((a.shape[0] * 2, a.shape[1]))
+             + pt.arange(a.shape[1] + 1)[:-1])
+    op = OpFromGraph([a], [inner.sum(axis=0) * a.shape[0]])
+    x = pt.matrix("x")
+    f = pytensor.function([x], op(x) + 1, mode="JAX")
+    for rows, cols in ((3, 4), (1, 2)):
+        np.testing.assert_allclose(
+            np.asarray(f(np.ones((rows, cols), floatX))),
+            2 * rows * rows * np.arange(cols) + 1)
+
+
 def test_float32_reductions_stay_float32():
     # PyTensor's JAX reductions returned their float64 accumulator's dtype,
     # which reached the float32 convolution gradients and failed there.
