@@ -238,3 +238,25 @@ def test_float32_reductions_stay_float32():
     s, scaled = f(np.ones(3, "float32"))
     assert np.asarray(s).dtype == np.float32
     assert np.asarray(scaled).dtype == np.float32
+
+
+def test_mnist_cnn_example_under_jax():
+    """The MNIST CNN example as users run it with ``--mode JAX`` (dropout,
+    convolution, pooling, integer targets, Nesterov momentum, float32),
+    tiny: it must train. Every example and benchmark was run with
+    ``--mode JAX`` by hand (the issue's note lists them)."""
+    import os
+    import sys
+    examples = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+    sys.path.insert(0, os.path.abspath(examples))
+    datasets = pytest.importorskip("datasets")
+    if (not os.environ.get("LASAGNE_DATA_DIR")
+            and not os.path.isdir(datasets.cache_dir())):
+        pytest.skip("MNIST is not available offline here")
+    import mnist
+    result = mnist.main("cnn", num_epochs=2, train_size=1000,
+                        batch_size=250, learning_rate=0.1, mode="JAX",
+                        seed=0)
+    losses = result["history"]["train loss"]
+    assert losses[1] < losses[0]
+    assert result["test_accuracy"] > 0.5
