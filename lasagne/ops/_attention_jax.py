@@ -1,0 +1,56 @@
+"""JAX lowerings of the attention Ops.
+
+The forward Op returns the attention weights as well as the output (its
+gradient Op reads them), which ``jax.nn.dot_product_attention`` does not
+give, so both directions are written with ``jnp.einsum`` and
+``jax.nn.softmax``; XLA fuses the masking and softmax into the products'
+neighbours.
+"""
+import importlib.util
+
+from lasagne.ops.attention import Attention, AttentionGrad, masked_value
+
+if importlib.util.find_spec("jax") is not None:
+    import jax
+    import jax.numpy as jnp
+    from pytensor.link.jax.dispatch import jax_funcify
+
+    @jax_funcify.register(Attention)
+    def jax_funcify_Attention(op, node, **kwargs):
+        causal, scale, masked = op.causal, op.scale, op.masked
+        very_negative = masked_value(node.inputs[0].dtype)
+
+        def attention(q, k, v, mask=None):
+            scores = jnp.einsum("bhqd,bhkd->bhqk", q, k) * jnp.asarray(
+                scale, q.dtype)
+            t_q, t_k = q.shape[2], k.shape[2]
+            allowed = None
+            if masked:
+                allowed = (mask != 0)[:, None, None, :]
+            if causal:
+                lower = (jnp.arange(t_k)[None, :]
+                         <= jnp.arange(t_q)[:, None] + (t_k - t_q))
+                allowed = lower if allowed is None else allowed & lower
+            if allowed is not None:
+                scores = jnp.where(allowed, scores,
+                                   jnp.asarray(very_negative, q.dtype))
+            weights = jax.nn.softmax(scores, axis=-1)
+            return jnp.einsum("bhqk,bhkd->bhqd", weights, v), weights
+
+        return attention
+
+    @jax_funcify.register(AttentionGrad)
+    def jax_funcify_AttentionGrad(op, **kwargs):
+        scale = op.scale
+
+        def attention_grad(q, k, v, weights, g_out, g_weights=None):
+            g_v = jnp.einsum("bhqk,bhqd->bhkd", weights, g_out)
+            g_p = jnp.einsum("bhqd,bhkd->bhqk", g_out, v)
+            if g_weights is not None:
+                g_p = g_p + g_weights
+            g_s = weights * (g_p - (g_p * weights).sum(-1, keepdims=True))
+            g_s = g_s * jnp.asarray(scale, q.dtype)
+            return (jnp.einsum("bhqk,bhkd->bhqd", g_s, k),
+                    jnp.einsum("bhqk,bhqd->bhkd", g_s, q), g_v)
+
+        return attention_grad

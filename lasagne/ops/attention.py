@@ -1,0 +1,271 @@
+"""Fused scaled dot-product attention.
+
+Composed of PyTensor's Ops, attention costs a ``BatchedDot`` for the
+scores, a masking ``Switch``, a ``Softmax`` and a second ``BatchedDot``
+forward, and four ``BatchedDot`` plus the softmax gradient backward. On a
+CPU the ``BatchedDot`` nodes call multi-threaded BLAS once per (batch,
+head) on small matrices, where the BLAS threads spend their time waiting
+for one another. The Ops here do each direction in one node, one (batch,
+head) per Numba thread, with single-threaded BLAS inside:
+
+* :class:`Attention` -- ``(q, k, v[, key_mask]) -> (out, weights)``:
+  ``weights = softmax(q k^T * scale + masks)`` and ``out = weights v``;
+* :class:`AttentionGrad` -- the gradient with respect to ``q``, ``k`` and
+  ``v`` from the forward pass's ``weights`` (and, where the weights are
+  differentiated as well, their cotangent).
+
+``q`` is ``(batch, heads, T_q, d)``, ``k`` ``(batch, heads, T_k, d)``,
+``v`` ``(batch, heads, T_k, d_v)``; ``key_mask`` ``(batch, T_k)`` is
+nonzero for the keys to attend to. With ``causal=True`` query ``i``
+attends only to keys ``j <= i + T_k - T_q``. A masked score is set to a
+large negative number (-1e9 in float32, -1e30 in float64), so that a row
+whose keys are all masked is uniform rather than ``nan``, as in
+:func:`lasagne.layers.scaled_dot_product_attention`.
+
+Attention dropout is not part of the Op: a layer with attention dropout
+in a training pass (``deterministic=False``) uses the composed graph.
+
+Each Op has a numpy ``perform`` (the reference, also used by the C VM), a
+parallel Numba kernel (:mod:`lasagne.ops._attention_numba`) and a JAX
+lowering (:mod:`lasagne.ops._attention_jax`).
+"""
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+
+__all__ = ["Attention", "AttentionGrad", "fused_attention"]
+
+
+def masked_value(dtype):
+    """The score given to a masked-out key."""
+    return -1e9 if np.dtype(dtype) == np.float32 else -1e30
+
+
+def _check_inputs(name, q, k, v, key_mask):
+    q, k, v = (pt.as_tensor_variable(x) for x in (q, k, v))
+    for label, x in (("q", q), ("k", k), ("v", v)):
+        if x.ndim != 4:
+            raise ValueError(f"{name}: `{label}` must be (batch, heads, time, "
+                             f"size), got {x.ndim} dimensions ({x.type}).")
+        if x.dtype not in ("float32", "float64") or x.dtype != q.dtype:
+            raise TypeError(f"{name}: q, k and v must share a float dtype "
+                            f"(float32 or float64), got {q.dtype}, {k.dtype}, "
+                            f"{v.dtype}; cast them with pt.cast.")
+    if key_mask is not None:
+        key_mask = pt.as_tensor_variable(key_mask)
+        if key_mask.ndim != 2:
+            raise ValueError(f"{name}: `key_mask` must be (batch, T_k), got "
+                             f"{key_mask.ndim} dimensions ({key_mask.type}).")
+    return q, k, v, key_mask
+
+
+def allowed_numpy(shape_q, shape_k, key_mask, causal):
+    """Boolean (batch or 1, 1, T_q, T_k) of the scores kept, or None."""
+    allowed = None
+    t_q, t_k = shape_q[2], shape_k[2]
+    if key_mask is not None:
+        allowed = (np.asarray(key_mask) != 0)[:, None, None, :]
+    if causal:
+        lower = (np.arange(t_k)[None, :]
+                 <= np.arange(t_q)[:, None] + (t_k - t_q))[None, None]
+        allowed = lower if allowed is None else allowed & lower
+    return allowed
+
+
+def attention_numpy(q, k, v, key_mask, causal, scale):
+    """Reference forward pass: ``(out, weights)``."""
+    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(scale)
+    allowed = allowed_numpy(q.shape, k.shape, key_mask, causal)
+    if allowed is not None:
+        scores = np.where(allowed, scores, q.dtype.type(masked_value(q.dtype)))
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores)
+    weights /= weights.sum(axis=-1, keepdims=True)
+    weights = weights.astype(q.dtype, copy=False)
+    return np.matmul(weights, v).astype(q.dtype, copy=False), weights
+
+
+def attention_grad_numpy(q, k, v, weights, g_out, g_weights, scale):
+    """Reference backward pass: ``(g_q, g_k, g_v)``."""
+    g_v = np.matmul(np.swapaxes(weights, -1, -2), g_out)
+    g_p = np.matmul(g_out, np.swapaxes(v, -1, -2))
+    if g_weights is not None:
+        g_p = g_p + g_weights
+    g_s = weights * (g_p - (g_p * weights).sum(axis=-1, keepdims=True))
+    g_s *= q.dtype.type(scale)
+    g_q = np.matmul(g_s, k)
+    g_k = np.matmul(np.swapaxes(g_s, -1, -2), q)
+    return tuple(g.astype(q.dtype, copy=False) for g in (g_q, g_k, g_v))
+
+
+class Attention(Op):
+    """Scaled dot-product attention over (batch, heads): ``(q, k, v[,
+    key_mask]) -> (out, weights)`` (see the module docstring).
+
+    Parameters
+    ----------
+    scale : float
+        Multiplies the scores ``q k^T`` (usually ``1 / sqrt(d)``).
+    causal : bool
+        Query ``i`` attends only to keys ``j <= i + T_k - T_q``.
+    masked : bool
+        Whether the Op takes a ``key_mask`` input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = k = np.eye(2).reshape(1, 1, 2, 2)
+    >>> v = np.array([[[[1.0, 0.0], [0.0, 1.0]]]])
+    >>> out, weights = Attention(scale=1.0, causal=True)(q, k, v)
+    >>> out.eval()[0, 0, 0], weights.eval()[0, 0, 0]
+    (array([1., 0.]), array([1., 0.]))
+    """
+
+    __props__ = ("scale", "causal", "masked")
+
+    def __init__(self, scale, causal=False, masked=False):
+        self.scale = float(scale)
+        self.causal = bool(causal)
+        self.masked = bool(masked)
+
+    def make_node(self, q, k, v, *key_mask):
+        if len(key_mask) != self.masked:
+            raise TypeError(f"Attention: takes a key_mask input if and only "
+                            f"if masked=True; got {len(key_mask)} with "
+                            f"masked={self.masked}.")
+        q, k, v, mask = _check_inputs("Attention", q, k, v,
+                                      key_mask[0] if key_mask else None)
+        batch, heads, t_q = q.type.shape[:3]
+        out = pt.tensor(dtype=q.dtype,
+                        shape=(batch, heads, t_q, v.type.shape[3]))
+        weights = pt.tensor(dtype=q.dtype,
+                            shape=(batch, heads, t_q, k.type.shape[2]))
+        inputs = [q, k, v] + ([mask] if mask is not None else [])
+        return Apply(self, inputs, [out, weights])
+
+    def perform(self, node, inputs, outputs):
+        q, k, v = inputs[:3]
+        mask = inputs[3] if self.masked else None
+        out, weights = attention_numpy(q, k, v, mask, self.causal, self.scale)
+        outputs[0][0] = out
+        outputs[1][0] = weights
+
+    def infer_shape(self, fgraph, node, shapes):
+        q, k, v = shapes[:3]
+        return [(q[0], q[1], q[2], v[3]), (q[0], q[1], q[2], k[2])]
+
+    def connection_pattern(self, node):
+        return [[True, True]] * 3 + [[False, False]] * self.masked
+
+    def pullback(self, inputs, outputs, cotangents):
+        q, k, v = inputs[:3]
+        out, weights = outputs
+        g_out, g_weights = cotangents
+        if isinstance(g_out.type, DisconnectedType):
+            g_out = pt.zeros_like(out)
+        extra = ([] if isinstance(g_weights.type, DisconnectedType)
+                 else [g_weights])
+        grads = AttentionGrad(self.scale, bool(extra))(
+            q, k, v, weights, g_out, *extra)
+        return list(grads) + [DisconnectedType()()] * self.masked
+
+
+class AttentionGrad(Op):
+    """Gradient of :class:`Attention`: ``(q, k, v, weights, g_out[,
+    g_weights]) -> (g_q, g_k, g_v)``, with the forward pass's weights
+    (masked scores have weight 0 and get no gradient).
+
+    Parameters
+    ----------
+    scale : float
+        The forward Op's scale.
+    with_weights_grad : bool
+        Whether the Op takes the cotangent of the weights as a sixth input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = k = v = np.ones((1, 1, 2, 1))
+    >>> w = np.full((1, 1, 2, 2), 0.5)
+    >>> g_q, g_k, g_v = AttentionGrad(1.0)(q, k, v, w, np.ones((1, 1, 2, 1)))
+    >>> g_v.eval().ravel(), g_q.eval().ravel()
+    (array([1., 1.]), array([0., 0.]))
+    """
+
+    __props__ = ("scale", "with_weights_grad")
+
+    def __init__(self, scale, with_weights_grad=False):
+        self.scale = float(scale)
+        self.with_weights_grad = bool(with_weights_grad)
+
+    def make_node(self, q, k, v, weights, g_out, *g_weights):
+        if len(g_weights) != self.with_weights_grad:
+            raise TypeError(f"AttentionGrad: takes g_weights if and only if "
+                            f"with_weights_grad=True; got {len(g_weights)} "
+                            f"with with_weights_grad={self.with_weights_grad}.")
+        q, k, v, _ = _check_inputs("AttentionGrad", q, k, v, None)
+        rest = [pt.as_tensor_variable(x) for x in (weights, g_out, *g_weights)]
+        for x in rest:
+            if x.ndim != 4 or x.dtype != q.dtype:
+                raise TypeError(f"AttentionGrad: weights and cotangents must "
+                                f"be 4-d {q.dtype}, got {x.type}.")
+        return Apply(self, [q, k, v, *rest], [q.type(), k.type(), v.type()])
+
+    def perform(self, node, inputs, outputs):
+        q, k, v, weights, g_out = inputs[:5]
+        g_weights = inputs[5] if self.with_weights_grad else None
+        grads = attention_grad_numpy(q, k, v, weights, g_out, g_weights,
+                                     self.scale)
+        for cell, g in zip(outputs, grads):
+            cell[0] = g
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[0], shapes[1], shapes[2]]
+
+    def pullback(self, inputs, outputs, cotangents):
+        # Second derivatives through the same formulas in PyTensor Ops.
+        import pytensor
+        q, k, v, weights, g_out = inputs[:5]
+        g_weights = inputs[5] if self.with_weights_grad else None
+        g_v = pt.matmul(pt.swapaxes(weights, -1, -2), g_out)
+        g_p = pt.matmul(g_out, pt.swapaxes(v, -1, -2))
+        if g_weights is not None:
+            g_p = g_p + g_weights
+        g_s = weights * (g_p - (g_p * weights).sum(axis=-1, keepdims=True))
+        g_s = g_s * np.asarray(self.scale, dtype=q.dtype)
+        g_q = pt.matmul(g_s, k)
+        g_k = pt.matmul(pt.swapaxes(g_s, -1, -2), q)
+        known = {out: g for out, g in zip((g_q, g_k, g_v), cotangents)
+                 if not isinstance(g.type, DisconnectedType)}
+        return pytensor.grad(None, list(inputs), known_grads=known,
+                             disconnected_inputs="ignore",
+                             return_disconnected="zero")
+
+
+def fused_attention(q, k, v, key_mask=None, causal=False, scale=None):
+    """``(out, weights)`` of scaled dot-product attention as one
+    :class:`Attention` node; `scale` defaults to ``1 / sqrt(d)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = k = v = np.ones((1, 1, 3, 4))
+    >>> out, weights = fused_attention(q, k, v)
+    >>> weights.eval()[0, 0, 0]
+    array([0.33333333, 0.33333333, 0.33333333])
+    """
+    q = pt.as_tensor_variable(q)
+    if scale is None:
+        if q.type.shape[3] is None:
+            raise ValueError("fused_attention: the key size (q's last axis) "
+                             "must be known to derive the scale; pass scale=.")
+        scale = 1.0 / np.sqrt(q.type.shape[3])
+    op = Attention(scale, causal, masked=key_mask is not None)
+    extra = [] if key_mask is None else [key_mask]
+    return tuple(op(q, k, v, *extra))
+
+
+from lasagne.ops import _attention_numba  # noqa: E402,F401  (registers kernels)
+from lasagne.ops import _attention_jax  # noqa: E402,F401
