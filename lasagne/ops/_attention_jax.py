@@ -15,22 +15,26 @@ if importlib.util.find_spec("jax") is not None:
     import jax.numpy as jnp
     from pytensor.link.jax.dispatch import jax_funcify
 
+    def _allowed(q, k, mask, causal):
+        t_q, t_k = q.shape[2], k.shape[2]
+        allowed = None
+        if mask is not None:
+            allowed = (mask != 0)[:, None, None, :]
+        if causal:
+            lower = (jnp.arange(t_k)[None, :]
+                     <= jnp.arange(t_q)[:, None] + (t_k - t_q))
+            allowed = lower if allowed is None else allowed & lower
+        return allowed
+
     @jax_funcify.register(Attention)
     def jax_funcify_Attention(op, node, **kwargs):
-        causal, scale, masked = op.causal, op.scale, op.masked
+        causal, scale = op.causal, op.scale
         very_negative = masked_value(node.inputs[0].dtype)
 
         def attention(q, k, v, mask=None):
             scores = jnp.einsum("bhqd,bhkd->bhqk", q, k) * jnp.asarray(
                 scale, q.dtype)
-            t_q, t_k = q.shape[2], k.shape[2]
-            allowed = None
-            if masked:
-                allowed = (mask != 0)[:, None, None, :]
-            if causal:
-                lower = (jnp.arange(t_k)[None, :]
-                         <= jnp.arange(t_q)[:, None] + (t_k - t_q))
-                allowed = lower if allowed is None else allowed & lower
+            allowed = _allowed(q, k, mask, causal)
             if allowed is not None:
                 scores = jnp.where(allowed, scores,
                                    jnp.asarray(very_negative, q.dtype))
@@ -41,15 +45,21 @@ if importlib.util.find_spec("jax") is not None:
 
     @jax_funcify.register(AttentionGrad)
     def jax_funcify_AttentionGrad(op, **kwargs):
-        scale = op.scale
+        scale, causal = op.scale, op.causal
+        masked, with_g_weights = op.masked, op.with_weights_grad
 
-        def attention_grad(q, k, v, weights, g_out, g_weights=None):
+        def attention_grad(q, k, v, weights, g_out, *rest):
+            mask = rest[0] if masked else None
+            g_weights = rest[-1] if with_g_weights else None
             g_v = jnp.einsum("bhqk,bhqd->bhkd", weights, g_out)
             g_p = jnp.einsum("bhqd,bhkd->bhqk", g_out, v)
             if g_weights is not None:
                 g_p = g_p + g_weights
             g_s = weights * (g_p - (g_p * weights).sum(-1, keepdims=True))
             g_s = g_s * jnp.asarray(scale, q.dtype)
+            allowed = _allowed(q, k, mask, causal)
+            if allowed is not None:
+                g_s = jnp.where(allowed, g_s, jnp.zeros((), q.dtype))
             return (jnp.einsum("bhqk,bhkd->bhqd", g_s, k),
                     jnp.einsum("bhqk,bhqd->bhkd", g_s, q), g_v)
 

@@ -58,7 +58,8 @@ def _forward(q, k, v, mask, has_mask, causal, scale, very_negative):
     return out, weights
 
 
-def _backward(q, k, v, weights, g_out, g_weights, has_g_weights, scale):
+def _backward(q, k, v, weights, g_out, mask, has_mask, causal, g_weights,
+              has_g_weights, scale):
     q = np.ascontiguousarray(q)
     k = np.ascontiguousarray(k)
     v = np.ascontiguousarray(v)
@@ -66,6 +67,7 @@ def _backward(q, k, v, weights, g_out, g_weights, has_g_weights, scale):
     g_out = np.ascontiguousarray(g_out)
     n_batch, n_heads, t_q, _ = q.shape
     t_k = k.shape[2]
+    shift = t_k - t_q
     g_q = np.empty_like(q)
     g_k = np.empty_like(k)
     g_v = np.empty_like(v)
@@ -85,7 +87,11 @@ def _backward(q, k, v, weights, g_out, g_weights, has_g_weights, scale):
             for j in range(t_k):
                 dot += g_s[i, j] * p[i, j]
             for j in range(t_k):
-                g_s[i, j] = p[i, j] * (g_s[i, j] - dot) * scale
+                # masked scores are constants: no gradient
+                if (has_mask and mask[b, j] == 0) or (causal and j > i + shift):
+                    g_s[i, j] = 0
+                else:
+                    g_s[i, j] = p[i, j] * (g_s[i, j] - dot) * scale
         np.dot(g_s, k[b, h], g_q[b, h])
         np.dot(g_s.T, q[b, h], g_k[b, h])
         blas_threads_local(saved)
@@ -120,12 +126,24 @@ def numba_funcify_Attention(op, node, **kwargs):
 @register_funcify_default_op_cache_key(AttentionGrad)
 def numba_funcify_AttentionGrad(op, node, **kwargs):
     kernel = _compile(_backward)
-    scale = op.scale
-    if op.with_weights_grad:
+    scale, causal = op.scale, op.causal
+    masked, with_g_weights = op.masked, op.with_weights_grad
+    if masked and with_g_weights:
+        def attention_grad(q, k, v, weights, g_out, mask, g_weights):
+            return kernel(q, k, v, weights, g_out, mask, True, causal,
+                          np.ascontiguousarray(g_weights), True, scale)
+    elif masked:
+        def attention_grad(q, k, v, weights, g_out, mask):
+            return kernel(q, k, v, weights, g_out, mask, True, causal,
+                          weights, False, scale)
+    elif with_g_weights:
         def attention_grad(q, k, v, weights, g_out, g_weights):
-            return kernel(q, k, v, weights, g_out,
+            no_mask = np.ones((1, 1), np.int8)
+            return kernel(q, k, v, weights, g_out, no_mask, False, causal,
                           np.ascontiguousarray(g_weights), True, scale)
     else:
         def attention_grad(q, k, v, weights, g_out):
-            return kernel(q, k, v, weights, g_out, weights, False, scale)
+            no_mask = np.ones((1, 1), np.int8)
+            return kernel(q, k, v, weights, g_out, no_mask, False, causal,
+                          weights, False, scale)
     return numba_njit(attention_grad), _salt()

@@ -87,14 +87,20 @@ def attention_numpy(q, k, v, key_mask, causal, scale):
     return np.matmul(weights, v).astype(q.dtype, copy=False), weights
 
 
-def attention_grad_numpy(q, k, v, weights, g_out, g_weights, scale):
-    """Reference backward pass: ``(g_q, g_k, g_v)``."""
+def attention_grad_numpy(q, k, v, weights, g_out, key_mask, g_weights,
+                         causal, scale):
+    """Reference backward pass: ``(g_q, g_k, g_v)``. Masked scores are
+    constants: they get no gradient (they have weight 0 unless a whole row
+    is masked)."""
     g_v = np.matmul(np.swapaxes(weights, -1, -2), g_out)
     g_p = np.matmul(g_out, np.swapaxes(v, -1, -2))
     if g_weights is not None:
         g_p = g_p + g_weights
     g_s = weights * (g_p - (g_p * weights).sum(axis=-1, keepdims=True))
     g_s *= q.dtype.type(scale)
+    allowed = allowed_numpy(q.shape, k.shape, key_mask, causal)
+    if allowed is not None:
+        g_s = np.where(allowed, g_s, 0)
     g_q = np.matmul(g_s, k)
     g_k = np.matmul(np.swapaxes(g_s, -1, -2), q)
     return tuple(g.astype(q.dtype, copy=False) for g in (g_q, g_k, g_v))
@@ -167,22 +173,22 @@ class Attention(Op):
             g_out = pt.zeros_like(out)
         extra = ([] if isinstance(g_weights.type, DisconnectedType)
                  else [g_weights])
-        grads = AttentionGrad(self.scale, bool(extra))(
-            q, k, v, weights, g_out, *extra)
+        grads = AttentionGrad(self.scale, self.causal, self.masked,
+                              bool(extra))(q, k, v, weights, g_out,
+                                           *inputs[3:], *extra)
         return list(grads) + [DisconnectedType()()] * self.masked
 
 
 class AttentionGrad(Op):
     """Gradient of :class:`Attention`: ``(q, k, v, weights, g_out[,
-    g_weights]) -> (g_q, g_k, g_v)``, with the forward pass's weights
-    (masked scores have weight 0 and get no gradient).
+    key_mask][, g_weights]) -> (g_q, g_k, g_v)``, with the forward pass's
+    weights; masked scores are constants and get no gradient.
 
     Parameters
     ----------
-    scale : float
-        The forward Op's scale.
+    scale, causal, masked : as the forward :class:`Attention`
     with_weights_grad : bool
-        Whether the Op takes the cotangent of the weights as a sixth input.
+        Whether the Op takes the cotangent of the weights as its last input.
 
     Examples
     --------
@@ -194,54 +200,90 @@ class AttentionGrad(Op):
     (array([1., 1.]), array([0., 0.]))
     """
 
-    __props__ = ("scale", "with_weights_grad")
+    __props__ = ("scale", "causal", "masked", "with_weights_grad")
 
-    def __init__(self, scale, with_weights_grad=False):
+    def __init__(self, scale, causal=False, masked=False,
+                 with_weights_grad=False):
         self.scale = float(scale)
+        self.causal = bool(causal)
+        self.masked = bool(masked)
         self.with_weights_grad = bool(with_weights_grad)
 
-    def make_node(self, q, k, v, weights, g_out, *g_weights):
-        if len(g_weights) != self.with_weights_grad:
-            raise TypeError(f"AttentionGrad: takes g_weights if and only if "
-                            f"with_weights_grad=True; got {len(g_weights)} "
-                            f"with with_weights_grad={self.with_weights_grad}.")
-        q, k, v, _ = _check_inputs("AttentionGrad", q, k, v, None)
-        rest = [pt.as_tensor_variable(x) for x in (weights, g_out, *g_weights)]
-        for x in rest:
+    def _split(self, inputs):
+        """``(q, k, v, weights, g_out, key_mask or None, g_weights or
+        None)`` from the node's inputs."""
+        rest = list(inputs[5:])
+        mask = rest.pop(0) if self.masked else None
+        g_weights = rest.pop(0) if self.with_weights_grad else None
+        return (*inputs[:5], mask, g_weights)
+
+    def make_node(self, q, k, v, weights, g_out, *rest):
+        expected = self.masked + self.with_weights_grad
+        if len(rest) != expected:
+            raise TypeError(f"AttentionGrad: takes key_mask if masked=True and "
+                            f"g_weights if with_weights_grad=True; got "
+                            f"{len(rest)} extra inputs for {expected}.")
+        mask = rest[0] if self.masked else None
+        q, k, v, mask = _check_inputs("AttentionGrad", q, k, v, mask)
+        tensors = [pt.as_tensor_variable(x) for x in
+                   (weights, g_out, *rest[self.masked:])]
+        for x in tensors:
             if x.ndim != 4 or x.dtype != q.dtype:
                 raise TypeError(f"AttentionGrad: weights and cotangents must "
                                 f"be 4-d {q.dtype}, got {x.type}.")
-        return Apply(self, [q, k, v, *rest], [q.type(), k.type(), v.type()])
+        inputs = [q, k, v, *tensors[:2]] + ([mask] if self.masked else []) \
+            + tensors[2:]
+        return Apply(self, inputs, [q.type(), k.type(), v.type()])
 
     def perform(self, node, inputs, outputs):
-        q, k, v, weights, g_out = inputs[:5]
-        g_weights = inputs[5] if self.with_weights_grad else None
-        grads = attention_grad_numpy(q, k, v, weights, g_out, g_weights,
-                                     self.scale)
+        q, k, v, weights, g_out, mask, g_weights = self._split(inputs)
+        grads = attention_grad_numpy(q, k, v, weights, g_out, mask, g_weights,
+                                     self.causal, self.scale)
         for cell, g in zip(outputs, grads):
             cell[0] = g
 
     def infer_shape(self, fgraph, node, shapes):
         return [shapes[0], shapes[1], shapes[2]]
 
+    def connection_pattern(self, node):
+        pattern = [[True] * 3] * 5 + [[False] * 3] * self.masked
+        return pattern + [[True] * 3] * self.with_weights_grad
+
     def pullback(self, inputs, outputs, cotangents):
         # Second derivatives through the same formulas in PyTensor Ops.
         import pytensor
-        q, k, v, weights, g_out = inputs[:5]
-        g_weights = inputs[5] if self.with_weights_grad else None
+        q, k, v, weights, g_out, mask, g_weights = self._split(inputs)
         g_v = pt.matmul(pt.swapaxes(weights, -1, -2), g_out)
         g_p = pt.matmul(g_out, pt.swapaxes(v, -1, -2))
         if g_weights is not None:
             g_p = g_p + g_weights
         g_s = weights * (g_p - (g_p * weights).sum(axis=-1, keepdims=True))
         g_s = g_s * np.asarray(self.scale, dtype=q.dtype)
+        allowed = _allowed_symbolic(q, k, mask, self.causal)
+        if allowed is not None:
+            g_s = pt.switch(allowed, g_s, 0)
         g_q = pt.matmul(g_s, k)
         g_k = pt.matmul(pt.swapaxes(g_s, -1, -2), q)
         known = {out: g for out, g in zip((g_q, g_k, g_v), cotangents)
                  if not isinstance(g.type, DisconnectedType)}
-        return pytensor.grad(None, list(inputs), known_grads=known,
-                             disconnected_inputs="ignore",
-                             return_disconnected="zero")
+        wrt = [x for x in inputs if x is not mask]
+        grads = iter(pytensor.grad(None, wrt, known_grads=known,
+                                   disconnected_inputs="ignore",
+                                   return_disconnected="zero"))
+        return [DisconnectedType()() if x is mask else next(grads)
+                for x in inputs]
+
+
+def _allowed_symbolic(q, k, key_mask, causal):
+    allowed = None
+    if key_mask is not None:
+        allowed = pt.neq(key_mask, 0)[:, None, None, :]
+    if causal:
+        t_q, t_k = q.shape[2], k.shape[2]
+        lower = pt.le(pt.arange(t_k)[None, :],
+                      pt.arange(t_q)[:, None] + (t_k - t_q))
+        allowed = lower if allowed is None else pt.and_(allowed, lower)
+    return allowed
 
 
 def fused_attention(q, k, v, key_mask=None, causal=False, scale=None):
