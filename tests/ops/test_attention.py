@@ -106,6 +106,7 @@ def test_grad_op_second_order(masked, causal):
     rng = np.random.default_rng(3)
     g_out = rng.normal(size=(2, 1, 3, 2))
     g_w = rng.normal(size=(2, 1, 3, 3))
+    w_k = rng.normal(size=(2, 1, 3, 2))
     weights = _call(q, k, v, mask if masked else None, causal)[1].eval(
         mode=FAST)
     op = AttentionGrad(0.7, causal, masked, with_weights_grad=True)
@@ -113,7 +114,7 @@ def test_grad_op_second_order(masked, causal):
     def cost(q, k, v, g_out, g_w):
         extra = [mask] if masked else []
         g_q, g_k, g_v = op(q, k, v, pt.constant(weights), g_out, *extra, g_w)
-        return (g_q ** 2).sum() + (g_k * g_v[..., :1]).sum() + g_v.sum()
+        return (g_q ** 2).sum() + (g_k * w_k).sum() + (g_v * g_v * w_k).sum()
 
     pytensor.gradient.verify_grad(cost, [q, k, v, g_out, g_w], rng=rng,
                                   mode=FAST)
