@@ -38,6 +38,9 @@ def parse_args():
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--mode", default=None,
                         help="PyTensor mode for ours (default: Numba)")
+    parser.add_argument("--attention-dropout", type=float, default=0.0,
+                        help="ours' dropout on the attention weights "
+                             "(PyTorch's block uses --dropout there)")
     parser.add_argument("--ab", action="store_true",
                         help="also time ours with the composed attention")
     parser.add_argument("--torch-worker", action="store_true",
@@ -98,7 +101,7 @@ def build_ours(fused=True):
     l_in = InputLayer((None, None, ARGS.d_model))
     block = lasagne.layers.transformer_encoder(
         l_in, ARGS.heads, ARGS.ff, dropout=ARGS.dropout,
-        nonlinearity=lasagne.nonlinearities.rectify, norm="post",
+        attention_dropout=ARGS.attention_dropout, nonlinearity=lasagne.nonlinearities.rectify, norm="post",
         fused_attention=fused)
     target = pt.tensor3("target", dtype="float32")
     loss = pt.mean((get_output(block) - target) ** 2)
@@ -142,7 +145,8 @@ def main():
     rate_torch = ARGS.batch * ARGS.steps / best_torch
     print(f"Transformer encoder block training step: batch {ARGS.batch}, "
           f"sequence {ARGS.length}, d_model {ARGS.d_model}, {ARGS.heads} "
-          f"heads, ff {ARGS.ff}, dropout {ARGS.dropout}, float32, "
+          f"heads, ff {ARGS.ff}, dropout {ARGS.dropout} (ours on the "
+          f"attention weights {ARGS.attention_dropout}), float32, "
           f"{ARGS.threads} threads, mode {ARGS.mode or 'default (NUMBA_NODE unless chosen)'}")
     print(f"ours {rate_ours:8.1f} samples/s   torch {rate_torch:8.1f} "
           f"samples/s   ratio {rate_ours / rate_torch:5.2f}   compile "
