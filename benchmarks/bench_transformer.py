@@ -101,7 +101,8 @@ def build_ours(fused=True):
     l_in = InputLayer((None, None, ARGS.d_model))
     block = lasagne.layers.transformer_encoder(
         l_in, ARGS.heads, ARGS.ff, dropout=ARGS.dropout,
-        attention_dropout=ARGS.attention_dropout, nonlinearity=lasagne.nonlinearities.rectify, norm="post",
+        attention_dropout=ARGS.attention_dropout,
+        nonlinearity=lasagne.nonlinearities.rectify, norm="post",
         fused_attention=fused)
     target = pt.tensor3("target", dtype="float32")
     loss = pt.mean((get_output(block) - target) ** 2)
