@@ -5,6 +5,8 @@ a key-padding mask is ``(batch, time)``, 1 for real steps and 0 for
 padding, as the recurrent layers' ``mask_input``.
 """
 import numpy as np
+import pytensor
+import pytensor.scalar
 import pytensor.tensor as pt
 
 from .. import init
@@ -238,6 +240,9 @@ class MultiHeadAttentionLayer(MergeLayer):
         query, keys, mask = self._split_inputs(inputs)
         q, k = self._project(query, "q"), self._project(keys, "k")
         v = self._project(keys, "v")
+        # queries and keys of different float types: the Op takes one
+        dtype = pytensor.scalar.upcast(q.dtype, k.dtype, v.dtype)
+        q, k, v = (pt.cast(x, dtype) for x in (q, k, v))
         return fused_attention(q, k, v, mask, self.causal,
                                scale=1.0 / np.sqrt(self.key_size))
 
