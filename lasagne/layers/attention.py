@@ -123,9 +123,8 @@ class MultiHeadAttentionLayer(MergeLayer):
         Compute the attention (scores, masks, softmax and the weighted sum,
         and their gradient) as one :class:`lasagne.ops.attention.Attention`
         node instead of a graph of matrix products and a softmax: several
-        times faster on a CPU. A pass with attention dropout
-        (``dropout > 0`` and ``deterministic=False``) uses the composed
-        graph, as the fused Op does not drop weights.
+        times faster on a CPU. Attention dropout is drawn as a tensor of
+        multipliers of the weights that the Op takes as an input.
     W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o : initializers, arrays or shared
         variables
         Projection weights ``(features_in, heads * size)`` and biases (None
@@ -235,16 +234,21 @@ class MultiHeadAttentionLayer(MergeLayer):
                 if self.mask_incoming_index is not None else None)
         return query, keys, mask
 
-    def _fused(self, inputs):
-        """``(heads, weights)`` of one fused Attention node."""
+    def _fused(self, inputs, dropout=False):
+        """``(heads, weights)`` of one fused Attention node, with attention
+        dropout if `dropout`."""
         query, keys, mask = self._split_inputs(inputs)
         q, k = self._project(query, "q"), self._project(keys, "k")
         v = self._project(keys, "v")
         # queries and keys of different float types: the Op takes one
         dtype = pytensor.scalar.upcast(q.dtype, k.dtype, v.dtype)
         q, k, v = (pt.cast(x, dtype) for x in (q, k, v))
+        keep = None
+        if dropout:
+            shape = (q.shape[0], self.num_heads, q.shape[2], k.shape[2])
+            keep = self._keep(shape, dtype)
         return fused_attention(q, k, v, mask, self.causal,
-                               scale=1.0 / np.sqrt(self.key_size))
+                               scale=1.0 / np.sqrt(self.key_size), keep=keep)
 
     def attention_weights(self, inputs):
         """The attention weights (batch, heads, time_q, time_k) for
@@ -265,8 +269,8 @@ class MultiHeadAttentionLayer(MergeLayer):
     def get_output_for(self, inputs, deterministic=False, **kwargs):
         query, keys, _ = self._split_inputs(inputs)
         drop = self.dropout and not deterministic
-        if self.fused and not drop:
-            heads = self._fused(inputs)[0]
+        if self.fused:
+            heads = self._fused(inputs, dropout=drop)[0]
         else:
             weights = self._composed_weights(inputs)
             if drop:
@@ -278,16 +282,19 @@ class MultiHeadAttentionLayer(MergeLayer):
             (batch, time, self.num_heads * self.value_size))
         return self._project(merged, "o", heads=False)
 
-    def _dropout(self, weights):
+    def _keep(self, shape, dtype):
+        """Dropout multipliers of the weights: 0 or ``1 / (1 - p)``."""
         name = f"{self.name}.rng" if self.name else None
         rng = lasagne_random.shared_generator(
             seed=int(self._seeds.randint(0, 2 ** 31 - 1)), name=name)
-        next_rng, draw = pt.random.uniform(rng=rng, size=weights.shape,
-                                           dtype=weights.dtype,
+        next_rng, draw = pt.random.uniform(rng=rng, size=shape, dtype=dtype,
                                            return_next_rng=True)
         lasagne_random.advance_on_use(rng, next_rng)
-        retain = pt.constant(np.asarray(1.0 - self.dropout, dtype=weights.dtype))
-        return weights * pt.cast(draw < retain, weights.dtype) / retain
+        retain = pt.constant(np.asarray(1.0 - self.dropout, dtype=dtype))
+        return pt.cast(draw < retain, dtype) / retain
+
+    def _dropout(self, weights):
+        return weights * self._keep(weights.shape, weights.dtype)
 
 
 class AttentionWeightsLayer(MergeLayer):

@@ -29,9 +29,12 @@ if importlib.util.find_spec("jax") is not None:
     @jax_funcify.register(Attention)
     def jax_funcify_Attention(op, node, **kwargs):
         causal, scale = op.causal, op.scale
+        masked, dropout = op.masked, op.dropout
         very_negative = masked_value(node.inputs[0].dtype)
 
-        def attention(q, k, v, mask=None):
+        def attention(q, k, v, *rest):
+            mask = rest[0] if masked else None
+            keep = rest[-1] if dropout else None
             scores = jnp.einsum("bhqd,bhkd->bhqk", q, k) * jnp.asarray(
                 scale, q.dtype)
             allowed = _allowed(q, k, mask, causal)
@@ -39,7 +42,8 @@ if importlib.util.find_spec("jax") is not None:
                 scores = jnp.where(allowed, scores,
                                    jnp.asarray(very_negative, q.dtype))
             weights = jax.nn.softmax(scores, axis=-1)
-            return jnp.einsum("bhqk,bhkd->bhqd", weights, v), weights
+            dropped = weights if keep is None else weights * keep
+            return jnp.einsum("bhqk,bhkd->bhqd", dropped, v), weights
 
         return attention
 
@@ -47,12 +51,18 @@ if importlib.util.find_spec("jax") is not None:
     def jax_funcify_AttentionGrad(op, **kwargs):
         scale, causal = op.scale, op.causal
         masked, with_g_weights = op.masked, op.with_weights_grad
+        dropout = op.dropout
 
         def attention_grad(q, k, v, weights, g_out, *rest):
-            mask = rest[0] if masked else None
-            g_weights = rest[-1] if with_g_weights else None
-            g_v = jnp.einsum("bhqk,bhqd->bhkd", weights, g_out)
+            rest = list(rest)
+            mask = rest.pop(0) if masked else None
+            keep = rest.pop(0) if dropout else None
+            g_weights = rest.pop(0) if with_g_weights else None
+            dropped = weights if keep is None else weights * keep
+            g_v = jnp.einsum("bhqk,bhqd->bhkd", dropped, g_out)
             g_p = jnp.einsum("bhqd,bhkd->bhqk", g_out, v)
+            if keep is not None:
+                g_p = g_p * keep
             if g_weights is not None:
                 g_p = g_p + g_weights
             g_s = weights * (g_p - (g_p * weights).sum(-1, keepdims=True))

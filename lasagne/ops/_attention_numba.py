@@ -22,7 +22,8 @@ from lasagne.ops.attention import Attention, AttentionGrad, masked_value
 _KERNEL_VERSION = 1
 
 
-def _forward(q, k, v, mask, has_mask, causal, scale, very_negative):
+def _forward(q, k, v, mask, has_mask, keep, has_keep, causal, scale,
+             very_negative):
     q = np.ascontiguousarray(q)
     k = np.ascontiguousarray(k)
     v = np.ascontiguousarray(v)
@@ -53,13 +54,17 @@ def _forward(q, k, v, mask, has_mask, causal, scale, very_negative):
             inv = 1.0 / total
             for j in range(t_k):
                 w[i, j] = w[i, j] * inv
-        np.dot(w, v[b, h], out[b, h])
+        if has_keep:
+            dropped = w * keep[b, h]
+            np.dot(dropped, v[b, h], out[b, h])
+        else:
+            np.dot(w, v[b, h], out[b, h])
         blas_threads_local(saved)
     return out, weights
 
 
-def _backward(q, k, v, weights, g_out, mask, has_mask, causal, g_weights,
-              has_g_weights, scale):
+def _backward(q, k, v, weights, g_out, mask, has_mask, keep, has_keep,
+              causal, g_weights, has_g_weights, scale):
     q = np.ascontiguousarray(q)
     k = np.ascontiguousarray(k)
     v = np.ascontiguousarray(v)
@@ -76,10 +81,16 @@ def _backward(q, k, v, weights, g_out, mask, has_mask, causal, g_weights,
         h = lane % n_heads
         saved = blas_threads_local(1)
         p = weights[b, h]
-        np.dot(p.T, g_out[b, h], g_v[b, h])
+        if has_keep:
+            np.dot((p * keep[b, h]).T, g_out[b, h], g_v[b, h])
+        else:
+            np.dot(p.T, g_out[b, h], g_v[b, h])
         g_s = np.empty((t_q, t_k), q.dtype)
         np.dot(g_out[b, h], v[b, h].T, g_s)
         for i in range(t_q):
+            if has_keep:
+                for j in range(t_k):
+                    g_s[i, j] *= keep[b, h, i, j]
             if has_g_weights:
                 for j in range(t_k):
                     g_s[i, j] += g_weights[b, h, i, j]
@@ -107,19 +118,40 @@ def _salt():
     return _KERNEL_VERSION + KERNEL_SALT
 
 
+def _no_mask():
+    return np.ones((1, 1), np.int8)
+
+
+def _no_keep(q):
+    return np.ones((1, 1, 1, 1), q.dtype)
+
+
 @register_funcify_default_op_cache_key(Attention)
 def numba_funcify_Attention(op, node, **kwargs):
     kernel = _compile(_forward)
     causal, scale = op.causal, op.scale
+    masked, dropout = op.masked, op.dropout
     very_negative = masked_value(node.inputs[0].dtype)
-    if op.masked:
+    no_mask = numba_njit(_no_mask)
+    no_keep = numba_njit(_no_keep)
+
+    @numba_njit
+    def run(q, k, v, mask, has_mask, keep, has_keep):
+        return kernel(q, k, v, mask, has_mask, np.ascontiguousarray(keep),
+                      has_keep, causal, scale, very_negative)
+
+    if masked and dropout:
+        def attention(q, k, v, mask, keep):
+            return run(q, k, v, mask, True, keep, True)
+    elif masked:
         def attention(q, k, v, mask):
-            return kernel(q, k, v, mask, True, causal, scale, very_negative)
+            return run(q, k, v, mask, True, no_keep(q), False)
+    elif dropout:
+        def attention(q, k, v, keep):
+            return run(q, k, v, no_mask(), False, keep, True)
     else:
         def attention(q, k, v):
-            no_mask = np.ones((1, 1), np.int8)
-            return kernel(q, k, v, no_mask, False, causal, scale,
-                          very_negative)
+            return run(q, k, v, no_mask(), False, no_keep(q), False)
     return numba_njit(attention), _salt()
 
 
@@ -127,23 +159,49 @@ def numba_funcify_Attention(op, node, **kwargs):
 def numba_funcify_AttentionGrad(op, node, **kwargs):
     kernel = _compile(_backward)
     scale, causal = op.scale, op.causal
-    masked, with_g_weights = op.masked, op.with_weights_grad
-    if masked and with_g_weights:
-        def attention_grad(q, k, v, weights, g_out, mask, g_weights):
-            return kernel(q, k, v, weights, g_out, mask, True, causal,
-                          np.ascontiguousarray(g_weights), True, scale)
+    masked, dropout, with_g = op.masked, op.dropout, op.with_weights_grad
+    no_mask = numba_njit(_no_mask)
+
+    @numba_njit
+    def run(q, k, v, weights, g_out, mask, has_mask, keep, has_keep,
+            g_weights, has_g_weights):
+        return kernel(q, k, v, weights, g_out, mask, has_mask,
+                      np.ascontiguousarray(keep), has_keep, causal,
+                      np.ascontiguousarray(g_weights), has_g_weights, scale)
+
+    # inputs after g_out: key_mask if masked, keep if dropout, g_weights
+    # if with_g; the kernel takes each with a flag (weights stand in for
+    # an absent tensor: they are not read for it then)
+    if masked and dropout and with_g:
+        def attention_grad(q, k, v, weights, g_out, mask, keep, g_w):
+            return run(q, k, v, weights, g_out, mask, True, keep, True,
+                       g_w, True)
+    elif masked and dropout:
+        def attention_grad(q, k, v, weights, g_out, mask, keep):
+            return run(q, k, v, weights, g_out, mask, True, keep, True,
+                       weights, False)
+    elif masked and with_g:
+        def attention_grad(q, k, v, weights, g_out, mask, g_w):
+            return run(q, k, v, weights, g_out, mask, True, weights, False,
+                       g_w, True)
     elif masked:
         def attention_grad(q, k, v, weights, g_out, mask):
-            return kernel(q, k, v, weights, g_out, mask, True, causal,
-                          weights, False, scale)
-    elif with_g_weights:
-        def attention_grad(q, k, v, weights, g_out, g_weights):
-            no_mask = np.ones((1, 1), np.int8)
-            return kernel(q, k, v, weights, g_out, no_mask, False, causal,
-                          np.ascontiguousarray(g_weights), True, scale)
+            return run(q, k, v, weights, g_out, mask, True, weights, False,
+                       weights, False)
+    elif dropout and with_g:
+        def attention_grad(q, k, v, weights, g_out, keep, g_w):
+            return run(q, k, v, weights, g_out, no_mask(), False, keep, True,
+                       g_w, True)
+    elif dropout:
+        def attention_grad(q, k, v, weights, g_out, keep):
+            return run(q, k, v, weights, g_out, no_mask(), False, keep, True,
+                       weights, False)
+    elif with_g:
+        def attention_grad(q, k, v, weights, g_out, g_w):
+            return run(q, k, v, weights, g_out, no_mask(), False, weights,
+                       False, g_w, True)
     else:
         def attention_grad(q, k, v, weights, g_out):
-            no_mask = np.ones((1, 1), np.int8)
-            return kernel(q, k, v, weights, g_out, no_mask, False, causal,
-                          weights, False, scale)
+            return run(q, k, v, weights, g_out, no_mask(), False, weights,
+                       False, weights, False)
     return numba_njit(attention_grad), _salt()

@@ -8,8 +8,9 @@ head) on small matrices, where the BLAS threads spend their time waiting
 for one another. The Ops here do each direction in one node, one (batch,
 head) per Numba thread, with single-threaded BLAS inside:
 
-* :class:`Attention` -- ``(q, k, v[, key_mask]) -> (out, weights)``:
-  ``weights = softmax(q k^T * scale + masks)`` and ``out = weights v``;
+* :class:`Attention` -- ``(q, k, v[, key_mask][, keep]) -> (out,
+  weights)``: ``weights = softmax(q k^T * scale + masks)`` and ``out =
+  (weights * keep) v``;
 * :class:`AttentionGrad` -- the gradient with respect to ``q``, ``k`` and
   ``v`` from the forward pass's ``weights`` (and, where the weights are
   differentiated as well, their cotangent).
@@ -22,8 +23,10 @@ large negative number (-1e9 in float32, -1e30 in float64), so that a row
 whose keys are all masked is uniform rather than ``nan``, as in
 :func:`lasagne.layers.scaled_dot_product_attention`.
 
-Attention dropout is not part of the Op: a layer with attention dropout
-in a training pass (``deterministic=False``) uses the composed graph.
+Attention dropout: with ``dropout=True`` the Op takes ``keep``, the
+dropout multipliers of the weights ``(batch, heads, T_q, T_k)`` (0 for a
+dropped weight, ``1 / (1 - p)`` for a kept one), drawn by the caller; the
+``weights`` output is before dropout. ``keep`` gets no gradient.
 
 Each Op has a numpy ``perform`` (the reference, also used by the C VM), a
 parallel Numba kernel (:mod:`lasagne.ops._attention_numba`) and a JAX
@@ -74,7 +77,7 @@ def allowed_numpy(shape_q, shape_k, key_mask, causal):
     return allowed
 
 
-def attention_numpy(q, k, v, key_mask, causal, scale):
+def attention_numpy(q, k, v, key_mask, causal, scale, keep=None):
     """Reference forward pass: ``(out, weights)``."""
     scores = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(scale)
     allowed = allowed_numpy(q.shape, k.shape, key_mask, causal)
@@ -84,16 +87,20 @@ def attention_numpy(q, k, v, key_mask, causal, scale):
     weights = np.exp(scores)
     weights /= weights.sum(axis=-1, keepdims=True)
     weights = weights.astype(q.dtype, copy=False)
-    return np.matmul(weights, v).astype(q.dtype, copy=False), weights
+    dropped = weights if keep is None else weights * keep
+    return np.matmul(dropped, v).astype(q.dtype, copy=False), weights
 
 
 def attention_grad_numpy(q, k, v, weights, g_out, key_mask, g_weights,
-                         causal, scale):
+                         causal, scale, keep=None):
     """Reference backward pass: ``(g_q, g_k, g_v)``. Masked scores are
     constants: they get no gradient (they have weight 0 unless a whole row
     is masked)."""
-    g_v = np.matmul(np.swapaxes(weights, -1, -2), g_out)
+    dropped = weights if keep is None else weights * keep
+    g_v = np.matmul(np.swapaxes(dropped, -1, -2), g_out)
     g_p = np.matmul(g_out, np.swapaxes(v, -1, -2))
+    if keep is not None:
+        g_p = g_p * keep
     if g_weights is not None:
         g_p = g_p + g_weights
     g_s = weights * (g_p - (g_p * weights).sum(axis=-1, keepdims=True))
@@ -118,6 +125,9 @@ class Attention(Op):
         Query ``i`` attends only to keys ``j <= i + T_k - T_q``.
     masked : bool
         Whether the Op takes a ``key_mask`` input.
+    dropout : bool
+        Whether the Op takes a ``keep`` input (dropout multipliers of the
+        weights, applied to the output only).
 
     Examples
     --------
@@ -129,32 +139,39 @@ class Attention(Op):
     (array([1., 0.]), array([1., 0.]))
     """
 
-    __props__ = ("scale", "causal", "masked")
+    __props__ = ("scale", "causal", "masked", "dropout")
 
-    def __init__(self, scale, causal=False, masked=False):
+    def __init__(self, scale, causal=False, masked=False, dropout=False):
         self.scale = float(scale)
         self.causal = bool(causal)
         self.masked = bool(masked)
+        self.dropout = bool(dropout)
 
-    def make_node(self, q, k, v, *key_mask):
-        if len(key_mask) != self.masked:
+    def make_node(self, q, k, v, *rest):
+        if len(rest) != self.masked + self.dropout:
             raise TypeError(f"Attention: takes a key_mask input if and only "
-                            f"if masked=True; got {len(key_mask)} with "
-                            f"masked={self.masked}.")
+                            f"if masked=True and keep if and only if "
+                            f"dropout=True; got {len(rest)} extra inputs with "
+                            f"masked={self.masked}, dropout={self.dropout}.")
         q, k, v, mask = _check_inputs("Attention", q, k, v,
-                                      key_mask[0] if key_mask else None)
+                                      rest[0] if self.masked else None)
+        keep = []
+        if self.dropout:
+            keep = [_check_keep("Attention", q, rest[-1])]
         batch, heads, t_q = q.type.shape[:3]
         out = pt.tensor(dtype=q.dtype,
                         shape=(batch, heads, t_q, v.type.shape[3]))
         weights = pt.tensor(dtype=q.dtype,
                             shape=(batch, heads, t_q, k.type.shape[2]))
-        inputs = [q, k, v] + ([mask] if mask is not None else [])
+        inputs = [q, k, v] + ([mask] if mask is not None else []) + keep
         return Apply(self, inputs, [out, weights])
 
     def perform(self, node, inputs, outputs):
         q, k, v = inputs[:3]
         mask = inputs[3] if self.masked else None
-        out, weights = attention_numpy(q, k, v, mask, self.causal, self.scale)
+        keep = inputs[-1] if self.dropout else None
+        out, weights = attention_numpy(q, k, v, mask, self.causal, self.scale,
+                                       keep)
         outputs[0][0] = out
         outputs[1][0] = weights
 
@@ -163,7 +180,8 @@ class Attention(Op):
         return [(q[0], q[1], q[2], v[3]), (q[0], q[1], q[2], k[2])]
 
     def connection_pattern(self, node):
-        return [[True, True]] * 3 + [[False, False]] * self.masked
+        return ([[True, True]] * 3 + [[False, False]] * self.masked
+                + [[False, False]] * self.dropout)
 
     def pullback(self, inputs, outputs, cotangents):
         q, k, v = inputs[:3]
@@ -174,19 +192,20 @@ class Attention(Op):
         extra = ([] if isinstance(g_weights.type, DisconnectedType)
                  else [g_weights])
         grads = AttentionGrad(self.scale, self.causal, self.masked,
-                              bool(extra))(q, k, v, weights, g_out,
-                                           *inputs[3:], *extra)
-        return list(grads) + [DisconnectedType()()] * self.masked
+                              bool(extra), self.dropout)(
+            q, k, v, weights, g_out, *inputs[3:], *extra)
+        return list(grads) + [DisconnectedType()()] * (self.masked
+                                                       + self.dropout)
 
 
 class AttentionGrad(Op):
     """Gradient of :class:`Attention`: ``(q, k, v, weights, g_out[,
-    key_mask][, g_weights]) -> (g_q, g_k, g_v)``, with the forward pass's
-    weights; masked scores are constants and get no gradient.
+    key_mask][, keep][, g_weights]) -> (g_q, g_k, g_v)``, with the forward
+    pass's weights; masked scores are constants and get no gradient.
 
     Parameters
     ----------
-    scale, causal, masked : as the forward :class:`Attention`
+    scale, causal, masked, dropout : as the forward :class:`Attention`
     with_weights_grad : bool
         Whether the Op takes the cotangent of the weights as its last input.
 
@@ -200,29 +219,32 @@ class AttentionGrad(Op):
     (array([1., 1.]), array([0., 0.]))
     """
 
-    __props__ = ("scale", "causal", "masked", "with_weights_grad")
+    __props__ = ("scale", "causal", "masked", "with_weights_grad", "dropout")
 
     def __init__(self, scale, causal=False, masked=False,
-                 with_weights_grad=False):
+                 with_weights_grad=False, dropout=False):
         self.scale = float(scale)
         self.causal = bool(causal)
         self.masked = bool(masked)
         self.with_weights_grad = bool(with_weights_grad)
+        self.dropout = bool(dropout)
 
     def _split(self, inputs):
-        """``(q, k, v, weights, g_out, key_mask or None, g_weights or
-        None)`` from the node's inputs."""
+        """``(q, k, v, weights, g_out, key_mask, g_weights, keep)`` from the
+        node's inputs (None for those it does not take)."""
         rest = list(inputs[5:])
         mask = rest.pop(0) if self.masked else None
+        keep = rest.pop(0) if self.dropout else None
         g_weights = rest.pop(0) if self.with_weights_grad else None
-        return (*inputs[:5], mask, g_weights)
+        return (*inputs[:5], mask, g_weights, keep)
 
     def make_node(self, q, k, v, weights, g_out, *rest):
-        expected = self.masked + self.with_weights_grad
+        expected = self.masked + self.dropout + self.with_weights_grad
         if len(rest) != expected:
-            raise TypeError(f"AttentionGrad: takes key_mask if masked=True and "
-                            f"g_weights if with_weights_grad=True; got "
-                            f"{len(rest)} extra inputs for {expected}.")
+            raise TypeError(f"AttentionGrad: takes key_mask if masked=True, "
+                            f"keep if dropout=True and g_weights if "
+                            f"with_weights_grad=True; got {len(rest)} extra "
+                            f"inputs for {expected}.")
         mask = rest[0] if self.masked else None
         q, k, v, mask = _check_inputs("AttentionGrad", q, k, v, mask)
         tensors = [pt.as_tensor_variable(x) for x in
@@ -236,9 +258,9 @@ class AttentionGrad(Op):
         return Apply(self, inputs, [q.type(), k.type(), v.type()])
 
     def perform(self, node, inputs, outputs):
-        q, k, v, weights, g_out, mask, g_weights = self._split(inputs)
+        q, k, v, weights, g_out, mask, g_weights, keep = self._split(inputs)
         grads = attention_grad_numpy(q, k, v, weights, g_out, mask, g_weights,
-                                     self.causal, self.scale)
+                                     self.causal, self.scale, keep)
         for cell, g in zip(outputs, grads):
             cell[0] = g
 
@@ -247,14 +269,18 @@ class AttentionGrad(Op):
 
     def connection_pattern(self, node):
         pattern = [[True] * 3] * 5 + [[False] * 3] * self.masked
+        pattern += [[False] * 3] * self.dropout
         return pattern + [[True] * 3] * self.with_weights_grad
 
     def pullback(self, inputs, outputs, cotangents):
         # Second derivatives through the same formulas in PyTensor Ops.
         import pytensor
-        q, k, v, weights, g_out, mask, g_weights = self._split(inputs)
-        g_v = pt.matmul(pt.swapaxes(weights, -1, -2), g_out)
+        q, k, v, weights, g_out, mask, g_weights, keep = self._split(inputs)
+        dropped = weights if keep is None else weights * keep
+        g_v = pt.matmul(pt.swapaxes(dropped, -1, -2), g_out)
         g_p = pt.matmul(g_out, pt.swapaxes(v, -1, -2))
+        if keep is not None:
+            g_p = g_p * keep
         if g_weights is not None:
             g_p = g_p + g_weights
         g_s = weights * (g_p - (g_p * weights).sum(axis=-1, keepdims=True))
@@ -266,12 +292,13 @@ class AttentionGrad(Op):
         g_k = pt.matmul(pt.swapaxes(g_s, -1, -2), q)
         known = {out: g for out, g in zip((g_q, g_k, g_v), cotangents)
                  if not isinstance(g.type, DisconnectedType)}
-        wrt = [x for x in inputs if x is not mask]
+        constant = [x for x in (mask, keep) if x is not None]
+        wrt = [x for x in inputs if not any(x is c for c in constant)]
         grads = iter(pytensor.grad(None, wrt, known_grads=known,
                                    disconnected_inputs="ignore",
                                    return_disconnected="zero"))
-        return [DisconnectedType()() if x is mask else next(grads)
-                for x in inputs]
+        return [DisconnectedType()() if any(x is c for c in constant)
+                else next(grads) for x in inputs]
 
 
 def _allowed_symbolic(q, k, key_mask, causal):
@@ -286,9 +313,21 @@ def _allowed_symbolic(q, k, key_mask, causal):
     return allowed
 
 
-def fused_attention(q, k, v, key_mask=None, causal=False, scale=None):
+def _check_keep(name, q, keep):
+    keep = pt.as_tensor_variable(keep)
+    if keep.ndim != 4 or keep.dtype != q.dtype:
+        raise TypeError(f"{name}: `keep` (the dropout multipliers of the "
+                        f"weights) must be a 4-d {q.dtype} tensor (batch, "
+                        f"heads, T_q, T_k), got {keep.type}.")
+    return keep
+
+
+def fused_attention(q, k, v, key_mask=None, causal=False, scale=None,
+                    keep=None):
     """``(out, weights)`` of scaled dot-product attention as one
-    :class:`Attention` node; `scale` defaults to ``1 / sqrt(d)``.
+    :class:`Attention` node; `scale` defaults to ``1 / sqrt(d)``; `keep`,
+    if given, multiplies the weights for the output (attention dropout:
+    0 or ``1 / (1 - p)``, same shape as the weights).
 
     Examples
     --------
@@ -304,8 +343,9 @@ def fused_attention(q, k, v, key_mask=None, causal=False, scale=None):
             raise ValueError("fused_attention: the key size (q's last axis) "
                              "must be known to derive the scale; pass scale=.")
         scale = 1.0 / np.sqrt(q.type.shape[3])
-    op = Attention(scale, causal, masked=key_mask is not None)
-    extra = [] if key_mask is None else [key_mask]
+    op = Attention(scale, causal, masked=key_mask is not None,
+                   dropout=keep is not None)
+    extra = [x for x in (key_mask, keep) if x is not None]
     return tuple(op(q, k, v, *extra))
 
 

@@ -8,6 +8,7 @@ import pytensor.tensor as pt
 import pytest
 from pytensor.graph.traversal import ancestors
 
+import lasagne.random
 from lasagne.layers import (AttentionWeightsLayer, InputLayer,
                             MultiHeadAttentionLayer, get_all_params,
                             get_output)
@@ -53,8 +54,26 @@ def values(n=2, heads=3, t_q=4, t_k=5, d=3, d_v=2, seed=0, dtype="float64"):
     return q, k, v, mask
 
 
-def _call(q, k, v, mask, causal, scale=0.7):
-    return fused_attention(q, k, v, mask, causal=causal, scale=scale)
+def _call(q, k, v, mask, causal, scale=0.7, keep=None):
+    return fused_attention(q, k, v, mask, causal=causal, scale=scale,
+                           keep=keep)
+
+
+def keep_values(shape, p=0.4, seed=9, dtype="float64"):
+    rng = np.random.default_rng(seed)
+    return ((rng.random(shape) >= p) / (1 - p)).astype(dtype)
+
+
+def test_dropout_multiplies_the_weights_of_the_output_only():
+    q, k, v, mask = values()
+    keep = keep_values((2, 3, 4, 5))
+    out, weights = (x.eval(mode=FAST)
+                    for x in _call(q, k, v, mask, True, keep=keep))
+    want_out, want_weights = reference(q, k, v, mask, True, 0.7)
+    np.testing.assert_allclose(weights, want_weights, rtol=1e-10)
+    np.testing.assert_allclose(out, np.matmul(want_weights * keep, v),
+                               rtol=1e-10, atol=1e-12)
+    assert not np.allclose(out, want_out)
 
 
 @pytest.mark.parametrize("masked, causal", CASES)
@@ -72,16 +91,20 @@ def test_matches_numpy(masked, causal):
         np.testing.assert_allclose(rows, 1 / 5)
 
 
-@pytest.mark.parametrize("masked, causal", CASES[1:])
-def test_verify_grad(masked, causal):
+@pytest.mark.parametrize("masked, causal, dropout", [
+    pytest.param(True, False, False, id="padding"),
+    pytest.param(False, True, True, id="causal-dropout"),
+    pytest.param(True, True, True, id="both-dropout")])
+def test_verify_grad(masked, causal, dropout):
     q, k, v, mask = values(n=2, heads=2, t_q=3, t_k=4, d=2, d_v=2)
     mask = mask if masked else None
+    keep = keep_values((2, 2, 3, 4)) if dropout else None
     rng = np.random.default_rng(1)
     w_out = rng.normal(size=(2, 2, 3, 2))
     w_weights = rng.normal(size=(2, 2, 3, 4))
 
     def cost(q, k, v):
-        out, weights = _call(q, k, v, mask, causal)
+        out, weights = _call(q, k, v, mask, causal, keep=keep)
         return (out * w_out).sum() + (weights * w_weights).sum()
 
     pytensor.gradient.verify_grad(cost, [q, k, v], rng=rng, mode=FAST)
@@ -109,10 +132,12 @@ def test_grad_op_second_order(masked, causal):
     w_k = rng.normal(size=(2, 1, 3, 2))
     weights = _call(q, k, v, mask if masked else None, causal)[1].eval(
         mode=FAST)
-    op = AttentionGrad(0.7, causal, masked, with_weights_grad=True)
+    op = AttentionGrad(0.7, causal, masked, with_weights_grad=True,
+                       dropout=masked)
+    keep = keep_values((2, 1, 3, 3))
 
     def cost(q, k, v, g_out, g_w):
-        extra = [mask] if masked else []
+        extra = [mask, keep] if masked else []
         g_q, g_k, g_v = op(q, k, v, pt.constant(weights), g_out, *extra, g_w)
         return (g_q ** 2).sum() + (g_k * w_k).sum() + (g_v * g_v * w_k).sum()
 
@@ -138,26 +163,32 @@ def test_errors_name_the_argument():
 @pytest.mark.parametrize("backend", backend_params())
 @pytest.mark.parametrize("causal", [False, True], ids=["padding", "both"])
 def test_backends_agree(backend, causal):
+    """With dropout in the causal case (padding alone without)."""
     q_val, k_val, v_val, mask_val = values(n=3, heads=2, t_q=6, t_k=7, d=4,
                                            d_v=5, dtype="float32")
     # q arrives as a transposed view, as the layer makes it
     q_val = np.ascontiguousarray(q_val.transpose(0, 2, 1, 3))
     q_in, k, v = pt.ftensor4("q"), pt.ftensor4("k"), pt.ftensor4("v")
-    mask = pt.fmatrix("mask")
+    mask, keep = pt.fmatrix("mask"), pt.ftensor4("keep")
+    keep_val = keep_values((3, 2, 6, 7), dtype="float32")
     q = q_in.dimshuffle(0, 2, 1, 3)
-    out, weights = fused_attention(q, k, v, mask, causal=causal, scale=0.5)
+    out, weights = fused_attention(q, k, v, mask, causal=causal, scale=0.5,
+                                   keep=keep if causal else None)
     rng = np.random.default_rng(5)
     w_out = rng.normal(size=out.type.shape[:0] + (3, 2, 6, 5)).astype("f4")
     w_weights = rng.normal(size=(3, 2, 6, 7)).astype("f4")
     cost = (out * w_out).sum() + (weights * w_weights).sum()
     outputs = [out, weights, *pytensor.grad(cost, [q_in, k, v]),
                *pytensor.grad((out * w_out).sum(), [q_in, k, v])]
-    inputs, vals = [q_in, k, v, mask], [q_val, k_val, v_val, mask_val]
+    inputs = [q_in, k, v, mask, keep]
+    vals = [q_val, k_val, v_val, mask_val, keep_val]
     got = run_on_backend(backend, inputs, outputs, vals)
     want = reference(q_val.transpose(0, 2, 1, 3).astype("f8"),
                      k_val.astype("f8"), v_val.astype("f8"), mask_val,
                      causal, 0.5)
-    np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-5)
+    want_out = want[0] if not causal else np.matmul(
+        want[1] * keep_val, v_val.astype("f8"))
+    np.testing.assert_allclose(got[0], want_out, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(got[1], want[1], rtol=1e-4, atol=1e-6)
     assert_backends_agree(inputs, outputs, vals, rtol=1e-4, atol=1e-4,
                           backends=[backend])
@@ -180,13 +211,20 @@ def _attention_ops(expression):
             if v.owner is not None and isinstance(v.owner.op, Attention)]
 
 
-def test_layer_fused_matches_composed():
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_layer_fused_matches_composed(dropout):
+    """Same numbers with and without the fused Op; with attention dropout,
+    from the same seeds the two draw the same multipliers."""
     rng = np.random.default_rng(8)
     x_val = rng.normal(size=(3, 5, 6))
     mask_val = np.array([[1, 1, 1, 0, 0], [1] * 5, [0] * 5], "float64")
-    results = []
+    results, saved = [], lasagne.random.get_rng()
     for fused in (True, False):
-        x, mask, layer = _layer(fused)
+        lasagne.random.set_rng(np.random.RandomState(11))
+        try:
+            x, mask, layer = _layer(fused, dropout)
+        finally:
+            lasagne.random.set_rng(saved)
         out = get_output(layer)
         weights = get_output(AttentionWeightsLayer(layer))
         assert bool(_attention_ops(out)) == fused
@@ -199,10 +237,11 @@ def test_layer_fused_matches_composed():
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11)
 
 
-def test_layer_attention_dropout_keeps_the_composed_graph():
+def test_layer_attention_dropout_is_an_input_of_the_fused_op():
     _, _, layer = _layer(True, dropout=0.2)
-    assert not _attention_ops(get_output(layer))
-    assert _attention_ops(get_output(layer, deterministic=True))
+    assert [op.dropout for op in _attention_ops(get_output(layer))] == [True]
+    assert [op.dropout for op in _attention_ops(
+        get_output(layer, deterministic=True))] == [False]
 
 
 def test_layer_and_weights_share_one_node():
