@@ -9,11 +9,14 @@ system: MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_, as its allocator
 is tuned for) and the two sides take turns, round by round, so that machine
 noise hits both alike. Both use the same number of threads. Prints the best
 round's samples/s of each, the ratio ours / PyTorch and our compile time.
+With ``--ab`` ours is also built with the composed attention graph
+(``fused_attention=False``) and timed in the same rounds, for an A/B of
+the fused attention Op.
 
 Usage::
 
     python benchmarks/bench_transformer.py [--threads 2] [--rounds 5]
-        [--steps 5] [--mode NUMBA]
+        [--steps 5] [--mode NUMBA] [--ab]
 """
 import argparse
 import os
@@ -35,6 +38,11 @@ def parse_args():
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--mode", default=None,
                         help="PyTensor mode for ours (default: Numba)")
+    parser.add_argument("--attention-dropout", type=float, default=0.0,
+                        help="ours' dropout on the attention weights "
+                             "(PyTorch's block uses --dropout there)")
+    parser.add_argument("--ab", action="store_true",
+                        help="also time ours with the composed attention")
     parser.add_argument("--torch-worker", action="store_true",
                         help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -83,7 +91,7 @@ def torch_worker():
         print(time.perf_counter() - start, flush=True)
 
 
-def build_ours():
+def build_ours(fused=True):
     import pytensor
     import pytensor.tensor as pt
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -94,7 +102,9 @@ def build_ours():
     l_in = InputLayer((None, None, ARGS.d_model))
     block = lasagne.layers.transformer_encoder(
         l_in, ARGS.heads, ARGS.ff, dropout=ARGS.dropout,
-        nonlinearity=lasagne.nonlinearities.rectify, norm="post")
+        attention_dropout=ARGS.attention_dropout,
+        nonlinearity=lasagne.nonlinearities.rectify, norm="post",
+        fused_attention=fused)
     target = pt.tensor3("target", dtype="float32")
     loss = pt.mean((get_output(block) - target) ** 2)
     params = get_all_params(block, trainable=True)
@@ -115,13 +125,19 @@ def main():
         [sys.executable, __file__, "--torch-worker"] + sys.argv[1:],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     ours, compile_s = build_ours()
+    composed, composed_compile_s = build_ours(False) if ARGS.ab else (None, 0)
     assert worker.stdout.readline().strip() == "ready"
-    best_ours = best_torch = float("inf")
+    best_ours = best_composed = best_torch = float("inf")
     for _ in range(ARGS.rounds):
         start = time.perf_counter()
         for _ in range(ARGS.steps):
             ours()
         best_ours = min(best_ours, time.perf_counter() - start)
+        if composed is not None:
+            start = time.perf_counter()
+            for _ in range(ARGS.steps):
+                composed()
+            best_composed = min(best_composed, time.perf_counter() - start)
         worker.stdin.write(f"{ARGS.steps}\n")
         worker.stdin.flush()
         best_torch = min(best_torch, float(worker.stdout.readline()))
@@ -131,11 +147,17 @@ def main():
     rate_torch = ARGS.batch * ARGS.steps / best_torch
     print(f"Transformer encoder block training step: batch {ARGS.batch}, "
           f"sequence {ARGS.length}, d_model {ARGS.d_model}, {ARGS.heads} "
-          f"heads, ff {ARGS.ff}, dropout {ARGS.dropout}, float32, "
+          f"heads, ff {ARGS.ff}, dropout {ARGS.dropout} (ours on the "
+          f"attention weights {ARGS.attention_dropout}), float32, "
           f"{ARGS.threads} threads, mode {ARGS.mode or 'default (NUMBA_NODE unless chosen)'}")
     print(f"ours {rate_ours:8.1f} samples/s   torch {rate_torch:8.1f} "
           f"samples/s   ratio {rate_ours / rate_torch:5.2f}   compile "
           f"{compile_s:6.1f} s", flush=True)
+    if composed is not None:
+        rate = ARGS.batch * ARGS.steps / best_composed
+        print(f"composed attention (fused_attention=False): {rate:8.1f} "
+              f"samples/s   ratio {rate / rate_torch:5.2f}   compile "
+              f"{composed_compile_s:6.1f} s", flush=True)
 
 
 if __name__ == "__main__":

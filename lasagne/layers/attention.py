@@ -5,10 +5,13 @@ a key-padding mask is ``(batch, time)``, 1 for real steps and 0 for
 padding, as the recurrent layers' ``mask_input``.
 """
 import numpy as np
+import pytensor
+import pytensor.scalar
 import pytensor.tensor as pt
 
 from .. import init
 from .. import random as lasagne_random
+from ..ops.attention import fused_attention
 from .base import MergeLayer
 
 __all__ = ["scaled_dot_product_attention", "MultiHeadAttentionLayer",
@@ -80,7 +83,7 @@ def scaled_dot_product_attention(query, key, value, key_mask=None,
 class MultiHeadAttentionLayer(MergeLayer):
     """MultiHeadAttentionLayer(incoming, num_heads, key_input=None,
     mask_input=None, num_units=None, key_size=None, value_size=None,
-    causal=False, dropout=0.0, W_q=lasagne.init.GlorotUniform(),
+    causal=False, dropout=0.0, fused=True, W_q=lasagne.init.GlorotUniform(),
     b_q=lasagne.init.Constant(0.), W_k=..., b_k=..., W_v=..., b_v=...,
     W_o=..., b_o=..., **kwargs)
 
@@ -116,6 +119,12 @@ class MultiHeadAttentionLayer(MergeLayer):
         language model).
     dropout : float
         Dropout on the attention weights (not with ``deterministic=True``).
+    fused : bool
+        Compute the attention (scores, masks, softmax and the weighted sum,
+        and their gradient) as one :class:`lasagne.ops.attention.Attention`
+        node instead of a graph of matrix products and a softmax: several
+        times faster on a CPU. Attention dropout is drawn as a tensor of
+        multipliers of the weights that the Op takes as an input.
     W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o : initializers, arrays or shared
         variables
         Projection weights ``(features_in, heads * size)`` and biases (None
@@ -141,7 +150,8 @@ class MultiHeadAttentionLayer(MergeLayer):
 
     def __init__(self, incoming, num_heads, key_input=None, mask_input=None,
                  num_units=None, key_size=None, value_size=None, causal=False,
-                 dropout=0.0, W_q=init.GlorotUniform(), b_q=init.Constant(0.),
+                 dropout=0.0, fused=True, W_q=init.GlorotUniform(),
+                 b_q=init.Constant(0.),
                  W_k=init.GlorotUniform(), b_k=init.Constant(0.),
                  W_v=init.GlorotUniform(), b_v=init.Constant(0.),
                  W_o=init.GlorotUniform(), b_o=init.Constant(0.), **kwargs):
@@ -188,6 +198,7 @@ class MultiHeadAttentionLayer(MergeLayer):
             raise ValueError(f"{where}: dropout must be in [0, 1), got {dropout!r}.")
         self.causal = bool(causal)
         self.dropout = dropout
+        self.fused = bool(fused)
         h = self.num_heads
         shapes = {"q": (q_shape[2], h * self.key_size),
                   "k": (k_shape[2], h * self.key_size),
@@ -223,10 +234,31 @@ class MultiHeadAttentionLayer(MergeLayer):
                 if self.mask_incoming_index is not None else None)
         return query, keys, mask
 
+    def _fused(self, inputs, dropout=False):
+        """``(heads, weights)`` of one fused Attention node, with attention
+        dropout if `dropout`."""
+        query, keys, mask = self._split_inputs(inputs)
+        q, k = self._project(query, "q"), self._project(keys, "k")
+        v = self._project(keys, "v")
+        # queries and keys of different float types: the Op takes one
+        dtype = pytensor.scalar.upcast(q.dtype, k.dtype, v.dtype)
+        q, k, v = (pt.cast(x, dtype) for x in (q, k, v))
+        keep = None
+        if dropout:
+            shape = (q.shape[0], self.num_heads, q.shape[2], k.shape[2])
+            keep = self._keep(shape, dtype)
+        return fused_attention(q, k, v, mask, self.causal,
+                               scale=1.0 / np.sqrt(self.key_size), keep=keep)
+
     def attention_weights(self, inputs):
         """The attention weights (batch, heads, time_q, time_k) for
         `inputs` (the expressions of the incoming layers), before
         dropout."""
+        if self.fused:
+            return self._fused(inputs)[1]
+        return self._composed_weights(inputs)
+
+    def _composed_weights(self, inputs):
         query, keys, mask = self._split_inputs(inputs)
         q, k = self._project(query, "q"), self._project(keys, "k")
         scale = pt.constant(np.asarray(1.0 / np.sqrt(self.key_size), dtype=q.dtype))
@@ -236,26 +268,33 @@ class MultiHeadAttentionLayer(MergeLayer):
 
     def get_output_for(self, inputs, deterministic=False, **kwargs):
         query, keys, _ = self._split_inputs(inputs)
-        weights = self.attention_weights(inputs)
-        if self.dropout and not deterministic:
-            weights = self._dropout(weights)
-        v = self._project(keys, "v")
-        heads = pt.matmul(weights, v)                  # (batch, heads, T_q, size)
+        drop = self.dropout and not deterministic
+        if self.fused:
+            heads = self._fused(inputs, dropout=drop)[0]
+        else:
+            weights = self._composed_weights(inputs)
+            if drop:
+                weights = self._dropout(weights)
+            v = self._project(keys, "v")
+            heads = pt.matmul(weights, v)              # (batch, heads, T_q, size)
         batch, time = query.shape[0], query.shape[1]
         merged = heads.dimshuffle(0, 2, 1, 3).reshape(
             (batch, time, self.num_heads * self.value_size))
         return self._project(merged, "o", heads=False)
 
-    def _dropout(self, weights):
+    def _keep(self, shape, dtype):
+        """Dropout multipliers of the weights: 0 or ``1 / (1 - p)``."""
         name = f"{self.name}.rng" if self.name else None
         rng = lasagne_random.shared_generator(
             seed=int(self._seeds.randint(0, 2 ** 31 - 1)), name=name)
-        next_rng, draw = pt.random.uniform(rng=rng, size=weights.shape,
-                                           dtype=weights.dtype,
+        next_rng, draw = pt.random.uniform(rng=rng, size=shape, dtype=dtype,
                                            return_next_rng=True)
         lasagne_random.advance_on_use(rng, next_rng)
-        retain = pt.constant(np.asarray(1.0 - self.dropout, dtype=weights.dtype))
-        return weights * pt.cast(draw < retain, weights.dtype) / retain
+        retain = pt.constant(np.asarray(1.0 - self.dropout, dtype=dtype))
+        return pt.cast(draw < retain, dtype) / retain
+
+    def _dropout(self, weights):
+        return weights * self._keep(weights.shape, weights.dtype)
 
 
 class AttentionWeightsLayer(MergeLayer):

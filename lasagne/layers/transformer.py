@@ -14,7 +14,7 @@ __all__ = ["transformer_encoder"]
 def transformer_encoder(incoming, num_heads, ff_units, mask_input=None,
                         causal=False, dropout=0.1, attention_dropout=0.0,
                         norm="post", nonlinearity=nonlinearities.gelu,
-                        epsilon=1e-5, name=None):
+                        epsilon=1e-5, fused_attention=True, name=None):
     """One Transformer encoder block (Vaswani et al., 2017) on a sequence
     ``(batch, time, features)``, built from layers.
 
@@ -50,6 +50,9 @@ def transformer_encoder(incoming, num_heads, ff_units, mask_input=None,
         Of the feed-forward hidden layer.
     epsilon : float
         Of the layer normalizations.
+    fused_attention : bool
+        The attention layer's `fused` option (one fused attention node
+        instead of a graph of matrix products and a softmax).
     name : str, optional
         Prefix of the layer names (``name + '_attention'``, ...), which
         also name the parameters.
@@ -92,7 +95,8 @@ def transformer_encoder(incoming, num_heads, ff_units, mask_input=None,
     def attention(x):
         return MultiHeadAttentionLayer(
             x, num_heads, mask_input=mask_input, causal=causal,
-            dropout=attention_dropout, name=named("attention"))
+            dropout=attention_dropout, fused=fused_attention,
+            name=named("attention"))
 
     def feed_forward(x):
         hidden = DenseLayer(x, ff_units, nonlinearity=nonlinearity,

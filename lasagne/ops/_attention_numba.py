@@ -1,0 +1,207 @@
+"""Numba kernels of the attention Ops.
+
+One (batch, head) pair per Numba thread (``prange``); inside, the matrix
+products are ``np.dot`` on contiguous 2-d blocks (BLAS), with the calling
+thread's BLAS thread count set to 1 so that the two thread pools do not
+fight for the cores; masking and the softmax (and its gradient) are loops
+over the rows of the scores while they are in cache, accumulated in
+float64.
+"""
+import numpy as np
+from numba import prange
+from pytensor.link.numba.dispatch.basic import (
+    numba_njit, register_funcify_default_op_cache_key)
+
+from ._blas_threads import blas_threads_local
+from ._cache import KERNEL_SALT
+from ._parallel import start_parallel_runtime
+
+from lasagne.ops.attention import Attention, AttentionGrad, masked_value
+
+# Bumped whenever the kernels change, to invalidate Numba's cache.
+_KERNEL_VERSION = 1
+
+
+def _forward(q, k, v, mask, has_mask, keep, has_keep, causal, scale,
+             very_negative):
+    q = np.ascontiguousarray(q)
+    k = np.ascontiguousarray(k)
+    v = np.ascontiguousarray(v)
+    n_batch, n_heads, t_q, _ = q.shape
+    t_k = k.shape[2]
+    out = np.empty((n_batch, n_heads, t_q, v.shape[3]), q.dtype)
+    weights = np.empty((n_batch, n_heads, t_q, t_k), q.dtype)
+    shift = t_k - t_q
+    for lane in prange(n_batch * n_heads):
+        b = lane // n_heads
+        h = lane % n_heads
+        saved = blas_threads_local(1)
+        w = weights[b, h]
+        np.dot(q[b, h], k[b, h].T, w)
+        for i in range(t_q):
+            top = -np.inf
+            for j in range(t_k):
+                s = w[i, j] * scale
+                if (has_mask and mask[b, j] == 0) or (causal and j > i + shift):
+                    s = very_negative
+                w[i, j] = s
+                top = max(top, s)
+            total = 0.0
+            for j in range(t_k):
+                e = np.exp(w[i, j] - top)
+                w[i, j] = e
+                total += e
+            inv = 1.0 / total
+            for j in range(t_k):
+                w[i, j] = w[i, j] * inv
+        if has_keep:
+            dropped = w * keep[b, h]
+            np.dot(dropped, v[b, h], out[b, h])
+        else:
+            np.dot(w, v[b, h], out[b, h])
+        blas_threads_local(saved)
+    return out, weights
+
+
+def _backward(q, k, v, weights, g_out, mask, has_mask, keep, has_keep,
+              causal, g_weights, has_g_weights, scale):
+    q = np.ascontiguousarray(q)
+    k = np.ascontiguousarray(k)
+    v = np.ascontiguousarray(v)
+    weights = np.ascontiguousarray(weights)
+    g_out = np.ascontiguousarray(g_out)
+    n_batch, n_heads, t_q, _ = q.shape
+    t_k = k.shape[2]
+    shift = t_k - t_q
+    g_q = np.empty_like(q)
+    g_k = np.empty_like(k)
+    g_v = np.empty_like(v)
+    for lane in prange(n_batch * n_heads):
+        b = lane // n_heads
+        h = lane % n_heads
+        saved = blas_threads_local(1)
+        p = weights[b, h]
+        if has_keep:
+            np.dot((p * keep[b, h]).T, g_out[b, h], g_v[b, h])
+        else:
+            np.dot(p.T, g_out[b, h], g_v[b, h])
+        g_s = np.empty((t_q, t_k), q.dtype)
+        np.dot(g_out[b, h], v[b, h].T, g_s)
+        for i in range(t_q):
+            if has_keep:
+                for j in range(t_k):
+                    g_s[i, j] *= keep[b, h, i, j]
+            if has_g_weights:
+                for j in range(t_k):
+                    g_s[i, j] += g_weights[b, h, i, j]
+            dot = 0.0
+            for j in range(t_k):
+                dot += g_s[i, j] * p[i, j]
+            for j in range(t_k):
+                # masked scores are constants: no gradient
+                if (has_mask and mask[b, j] == 0) or (causal and j > i + shift):
+                    g_s[i, j] = 0
+                else:
+                    g_s[i, j] = p[i, j] * (g_s[i, j] - dot) * scale
+        np.dot(g_s, k[b, h], g_q[b, h])
+        np.dot(g_s.T, q[b, h], g_k[b, h])
+        blas_threads_local(saved)
+    return g_q, g_k, g_v
+
+
+def _compile(fn):
+    start_parallel_runtime()
+    return numba_njit(fn, parallel=True)
+
+
+def _salt():
+    return _KERNEL_VERSION + KERNEL_SALT
+
+
+def _no_mask():
+    return np.ones((1, 1), np.int8)
+
+
+def _no_keep(q):
+    return np.ones((1, 1, 1, 1), q.dtype)
+
+
+@register_funcify_default_op_cache_key(Attention)
+def numba_funcify_Attention(op, node, **kwargs):
+    kernel = _compile(_forward)
+    causal, scale = op.causal, op.scale
+    masked, dropout = op.masked, op.dropout
+    very_negative = masked_value(node.inputs[0].dtype)
+    no_mask = numba_njit(_no_mask)
+    no_keep = numba_njit(_no_keep)
+
+    @numba_njit
+    def run(q, k, v, mask, has_mask, keep, has_keep):
+        return kernel(q, k, v, mask, has_mask, np.ascontiguousarray(keep),
+                      has_keep, causal, scale, very_negative)
+
+    if masked and dropout:
+        def attention(q, k, v, mask, keep):
+            return run(q, k, v, mask, True, keep, True)
+    elif masked:
+        def attention(q, k, v, mask):
+            return run(q, k, v, mask, True, no_keep(q), False)
+    elif dropout:
+        def attention(q, k, v, keep):
+            return run(q, k, v, no_mask(), False, keep, True)
+    else:
+        def attention(q, k, v):
+            return run(q, k, v, no_mask(), False, no_keep(q), False)
+    return numba_njit(attention), _salt()
+
+
+@register_funcify_default_op_cache_key(AttentionGrad)
+def numba_funcify_AttentionGrad(op, node, **kwargs):
+    kernel = _compile(_backward)
+    scale, causal = op.scale, op.causal
+    masked, dropout, with_g = op.masked, op.dropout, op.with_weights_grad
+    no_mask = numba_njit(_no_mask)
+
+    @numba_njit
+    def run(q, k, v, weights, g_out, mask, has_mask, keep, has_keep,
+            g_weights, has_g_weights):
+        return kernel(q, k, v, weights, g_out, mask, has_mask,
+                      np.ascontiguousarray(keep), has_keep, causal,
+                      np.ascontiguousarray(g_weights), has_g_weights, scale)
+
+    # inputs after g_out: key_mask if masked, keep if dropout, g_weights
+    # if with_g; the kernel takes each with a flag (weights stand in for
+    # an absent tensor: they are not read for it then)
+    if masked and dropout and with_g:
+        def attention_grad(q, k, v, weights, g_out, mask, keep, g_w):
+            return run(q, k, v, weights, g_out, mask, True, keep, True,
+                       g_w, True)
+    elif masked and dropout:
+        def attention_grad(q, k, v, weights, g_out, mask, keep):
+            return run(q, k, v, weights, g_out, mask, True, keep, True,
+                       weights, False)
+    elif masked and with_g:
+        def attention_grad(q, k, v, weights, g_out, mask, g_w):
+            return run(q, k, v, weights, g_out, mask, True, weights, False,
+                       g_w, True)
+    elif masked:
+        def attention_grad(q, k, v, weights, g_out, mask):
+            return run(q, k, v, weights, g_out, mask, True, weights, False,
+                       weights, False)
+    elif dropout and with_g:
+        def attention_grad(q, k, v, weights, g_out, keep, g_w):
+            return run(q, k, v, weights, g_out, no_mask(), False, keep, True,
+                       g_w, True)
+    elif dropout:
+        def attention_grad(q, k, v, weights, g_out, keep):
+            return run(q, k, v, weights, g_out, no_mask(), False, keep, True,
+                       weights, False)
+    elif with_g:
+        def attention_grad(q, k, v, weights, g_out, g_w):
+            return run(q, k, v, weights, g_out, no_mask(), False, weights,
+                       False, g_w, True)
+    else:
+        def attention_grad(q, k, v, weights, g_out):
+            return run(q, k, v, weights, g_out, no_mask(), False, weights,
+                       False, weights, False)
+    return numba_njit(attention_grad), _salt()
