@@ -58,7 +58,8 @@ from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._cache import KERNEL_SALT
-from ._microkernel import TILE_ROWS, VECTOR_BYTES, tile1, tile2, tile4
+from ._microkernel import (TILE_ROWS, TILE_SPEED, VECTOR_BYTES, tile1, tile2,
+                           tile4)
 from ._exported import Exported
 from ._parallel import start_parallel_runtime
 from .conv import Conv, ConvGradFilters, ConvGradFiltersBias, ConvGradInput
@@ -75,6 +76,9 @@ FORWARD, GRAD_FILTERS, GRAD_INPUT, FORWARD_WIDE, GRAD_FILTERS_BIAS = range(5)
 _SLACK = max(TILE_ROWS.values())
 
 _ROWS1, _ROWS2, _ROWS4 = TILE_ROWS[1], TILE_ROWS[2], TILE_ROWS[4]
+_SPEED1, _SPEED2, _SPEED4 = TILE_SPEED[1], TILE_SPEED[2], TILE_SPEED[4]
+#: Vectors in the largest tile (rows x vectors per row).
+_TILE_MAX = max(_ROWS1, 2 * _ROWS2, 4 * _ROWS4)
 
 
 @numba_njit
@@ -172,7 +176,7 @@ def _forward_lane(lane, lanes, x, yf, wf, dims, up, pad, posoff, koff):
     S = x.shape[2] * x.shape[3] * x.shape[4]
     vl = _lanes_of(x.itemsize)
     xp = np.zeros(cg * up[0] * up[1] * up[2], dtype=x.dtype)
-    acc = np.empty(_ROWS1 * vl, dtype=x.dtype)
+    acc = np.empty(_TILE_MAX * vl, dtype=x.dtype)
     xf = x.reshape(-1)
     for b in range(lane * B // lanes, (lane + 1) * B // lanes):
         for g in range(groups):
@@ -200,8 +204,8 @@ def _wide_block(rows_total, width_total, vl):
     `rows_total` filters by `width_total` positions; the measured tile
     speeds weigh the choice."""
     best_nv, best_cost = 1, np.inf
-    for nv, rows, speed in ((4, _ROWS4, 168.0), (2, _ROWS2, 165.0),
-                            (1, _ROWS1, 136.0)):
+    for nv, rows, speed in ((4, _ROWS4, _SPEED4), (2, _ROWS2, _SPEED2),
+                            (1, _ROWS1, _SPEED1)):
         width = nv * vl
         cost = (((rows_total + rows - 1) // rows) * rows
                 * ((width_total + width - 1) // width) * width / speed)
