@@ -438,7 +438,7 @@ _call_run = _DRIVER.call
 
 #: Below this many multiply-adds a kernel runs as one lane, in the calling
 #: thread (see :func:`_run`).
-SERIAL_WORK = 1 << 20
+SERIAL_WORK = 1 << 16
 
 
 @numba_njit
