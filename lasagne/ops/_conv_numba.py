@@ -96,10 +96,17 @@ def _tile(nv, out, out_at, ldo, src, aoff, aoff_at, boff, steps, m, m_at,
               ldm, accumulate)
 
 
+#: Whether 4-vector column blocks are used: only where that tile holds at
+#: least as many accumulators as the 2-vector one (AVX-512). With AVX2 its
+#: 2 rows would load 4 vectors of ``M`` for 8 multiply-adds per step, and a
+#: filter block too big for the L1 cache (64 channels x 3x3 taps) starves it.
+_USE_TILE4 = 4 * _ROWS4 >= 2 * _ROWS2
+
+
 @numba_njit
 def _block(remaining):
     """Vectors in the next column block, and the tile's rows for it."""
-    if remaining >= 4:
+    if _USE_TILE4 and remaining >= 4:
         return 4, _ROWS4
     if remaining >= 2:
         return 2, _ROWS2
