@@ -17,6 +17,7 @@ import numba
 import numpy as np
 
 from . import _conv_numba as kernels
+from ._cache import KERNEL_SALT
 from ._parallel import start_parallel_runtime
 
 __all__ = ["KERNEL_DTYPES", "forward", "grad_filters", "grad_input"]
@@ -27,22 +28,34 @@ KERNEL_DTYPES = ("float32", "float64")
 _JIT = dict(cache=True, nogil=True, boundscheck=False)
 
 
-@numba.njit(**_JIT)
-def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
-    return kernels._call_forward(x, w, stride, dil, pad, pad_after, groups,
-                                 flip)
+def _wrappers(salt):
+    """The three wrappers. Each keeps `salt` (a hash of this package's
+    sources) in its closure, which Numba's cache key includes: the cached
+    wrappers call the kernels by symbol and must be compiled again when the
+    kernels' arguments change, though this file has not."""
+
+    @numba.njit(**_JIT)
+    def forward(x, w, stride, dil, pad, pad_after, groups, flip):
+        _ = salt
+        return kernels._call_forward(x, w, stride, dil, pad, pad_after,
+                                     groups, flip)
+
+    @numba.njit(**_JIT)
+    def grad_input(w, gy, shape, stride, dil, pad, groups, flip):
+        _ = salt
+        return kernels._call_grad_input(w, gy, shape, stride, dil, pad,
+                                        groups, flip)
+
+    @numba.njit(**_JIT)
+    def grad_filters(x, gy, shape, stride, dil, pad, groups, flip, bias):
+        _ = salt
+        return kernels._call_grad_filters(x, gy, shape, stride, dil, pad,
+                                          groups, flip, bias)
+
+    return forward, grad_input, grad_filters
 
 
-@numba.njit(**_JIT)
-def _grad_input(w, gy, shape, stride, dil, pad, groups, flip):
-    return kernels._call_grad_input(w, gy, shape, stride, dil, pad, groups,
-                                    flip)
-
-
-@numba.njit(**_JIT)
-def _grad_filters(x, gy, shape, stride, dil, pad, groups, flip, bias):
-    return kernels._call_grad_filters(x, gy, shape, stride, dil, pad, groups,
-                                      flip, bias)
+_forward, _grad_input, _grad_filters = _wrappers(KERNEL_SALT)
 
 
 def _lift(a):
