@@ -545,7 +545,8 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
         dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
                 np.int64(0))
         shape = np.array([oshape[0], oshape[1], oshape[2]], dtype=np.int64)
-        _call_run(np.int64(FORWARD_WIDE), _lanes(B, B * F * P * K), x, y.reshape(-1),
+        _call_run(np.int64(FORWARD_WIDE), _lanes(B, B * F * P * K), x,
+                  y.reshape(-1),
                   _filters_rows(w, flip).reshape(-1), dims, up,
                   (np.int64(1), np.int64(1), np.int64(1)), pad, shape, koff)
         return y

@@ -46,7 +46,8 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.core.extending import intrinsic
 
-__all__ = ["TILE_ROWS", "TILE_SPEED", "VECTOR_BYTES", "tile1", "tile2", "tile4"]
+__all__ = ["TILE_ROWS", "TILE_SPEED", "VECTOR_BYTES", "tile1", "tile2",
+           "tile4"]
 
 
 

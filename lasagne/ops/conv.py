@@ -18,8 +18,8 @@ PyTorch).
 
 The three Ops are bilinear and adjoint to each other, so the gradient of
 each one is made of the other two: gradients of any order are available.
-Each Op has a numpy reference (:func:`conv_forward_numpy`, ...), a Numba kernel
-(:mod:`lasagne.ops._conv_numba`: a register-tiled direct convolution,
+Each Op has a numpy reference (:func:`conv_forward_numpy`, ...), a Numba
+kernel (:mod:`lasagne.ops._conv_numba`: a register-tiled direct convolution,
 :mod:`lasagne.ops._microkernel`) and a JAX lowering (:mod:`lasagne.ops._conv_jax`:
 ``jax.lax.conv_general_dilated``, hence cuDNN on an NVIDIA GPU). Their
 ``perform`` (the C VM's path) calls the Numba kernels too
