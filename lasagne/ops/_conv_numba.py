@@ -58,7 +58,8 @@ from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._cache import KERNEL_SALT
-from ._microkernel import TILE_ROWS, VECTOR_BYTES, tile1, tile2, tile4
+from ._microkernel import (TILE_ROWS, TILE_SPEED, VECTOR_BYTES, tile1, tile2,
+                           tile4)
 from ._exported import Exported
 from ._parallel import start_parallel_runtime
 from .conv import Conv, ConvGradFilters, ConvGradFiltersBias, ConvGradInput
@@ -75,6 +76,9 @@ FORWARD, GRAD_FILTERS, GRAD_INPUT, FORWARD_WIDE, GRAD_FILTERS_BIAS = range(5)
 _SLACK = max(TILE_ROWS.values())
 
 _ROWS1, _ROWS2, _ROWS4 = TILE_ROWS[1], TILE_ROWS[2], TILE_ROWS[4]
+_SPEED1, _SPEED2, _SPEED4 = TILE_SPEED[1], TILE_SPEED[2], TILE_SPEED[4]
+#: Vectors in the largest tile (rows x vectors per row).
+_TILE_MAX = max(_ROWS1, 2 * _ROWS2, 4 * _ROWS4)
 
 
 @numba_njit
@@ -92,10 +96,17 @@ def _tile(nv, out, out_at, ldo, src, aoff, aoff_at, boff, steps, m, m_at,
               ldm, accumulate)
 
 
+#: Whether 4-vector column blocks are used: only where that tile holds at
+#: least as many accumulators as the 2-vector one (AVX-512). With AVX2 its
+#: 2 rows would load 4 vectors of ``M`` for 8 multiply-adds per step, and a
+#: filter block too big for the L1 cache (64 channels x 3x3 taps) starves it.
+_USE_TILE4 = 4 * _ROWS4 >= 2 * _ROWS2
+
+
 @numba_njit
 def _block(remaining):
     """Vectors in the next column block, and the tile's rows for it."""
-    if remaining >= 4:
+    if _USE_TILE4 and remaining >= 4:
         return 4, _ROWS4
     if remaining >= 2:
         return 2, _ROWS2
@@ -172,7 +183,7 @@ def _forward_lane(lane, lanes, x, yf, wf, dims, up, pad, posoff, koff):
     S = x.shape[2] * x.shape[3] * x.shape[4]
     vl = _lanes_of(x.itemsize)
     xp = np.zeros(cg * up[0] * up[1] * up[2], dtype=x.dtype)
-    acc = np.empty(_ROWS1 * vl, dtype=x.dtype)
+    acc = np.empty(_TILE_MAX * vl, dtype=x.dtype)
     xf = x.reshape(-1)
     for b in range(lane * B // lanes, (lane + 1) * B // lanes):
         for g in range(groups):
@@ -200,8 +211,8 @@ def _wide_block(rows_total, width_total, vl):
     `rows_total` filters by `width_total` positions; the measured tile
     speeds weigh the choice."""
     best_nv, best_cost = 1, np.inf
-    for nv, rows, speed in ((4, _ROWS4, 168.0), (2, _ROWS2, 165.0),
-                            (1, _ROWS1, 136.0)):
+    for nv, rows, speed in ((4, _ROWS4, _SPEED4), (2, _ROWS2, _SPEED2),
+                            (1, _ROWS1, _SPEED1)):
         width = nv * vl
         cost = (((rows_total + rows - 1) // rows) * rows
                 * ((width_total + width - 1) // width) * width / speed)
@@ -367,6 +378,23 @@ def _grad_input_lane(lane, lanes, gy, dxf, wf, dims, up, stride, pad,
                             dxf[at + w] = dxt[(row + w) * Cpad + c]
 
 
+@numba_njit
+def _run_lane(mode, lane, lanes, x, out, w, dims, up, stride, pad, posoff,
+              koff):
+    """Lane `lane` of `lanes` of the kernel `mode` (see :func:`_run`)."""
+    if mode == FORWARD:
+        _forward_lane(lane, lanes, x, out, w, dims, up, pad, posoff, koff)
+    elif mode == GRAD_FILTERS or mode == GRAD_FILTERS_BIAS:
+        _grad_filters_lane(lane, lanes, x, out, w, dims, up, pad, posoff,
+                           koff, mode == GRAD_FILTERS_BIAS)
+    elif mode == GRAD_INPUT:
+        _grad_input_lane(lane, lanes, x, out, w, dims, up, stride, pad,
+                         posoff, koff)
+    else:
+        _forward_wide_lane(lane, lanes, x, out, w, dims, up, pad, posoff,
+                           koff)
+
+
 @numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False,
             no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
@@ -379,20 +407,18 @@ def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
     FORWARD_WIDE writes ``out`` from the filters ``w`` (flat ``(F, Kg)``),
     with ``posoff`` the output's spatial shape.
     ``out`` and ``w`` are flat, so that all modes share one compiled
-    function; `dims` is ``(F, P, groups, Kg, Fpad)`` (see each lane)."""
+    function; `dims` is ``(F, P, groups, Kg, Fpad)`` (see each lane).
+
+    One lane runs in the calling thread: a parallel region costs a wake-up
+    of every thread, which on a busy machine waits for a time slice of the
+    scheduler (milliseconds) and dwarfs a small convolution."""
+    if lanes == 1:
+        _run_lane(mode, np.int64(0), lanes, x, out, w, dims, up, stride, pad,
+                  posoff, koff)
+        return
     for lane in prange(lanes):
-        if mode == FORWARD:
-            _forward_lane(np.int64(lane), lanes, x, out, w, dims, up, pad,
-                          posoff, koff)
-        elif mode == GRAD_FILTERS or mode == GRAD_FILTERS_BIAS:
-            _grad_filters_lane(np.int64(lane), lanes, x, out, w, dims, up,
-                               pad, posoff, koff, mode == GRAD_FILTERS_BIAS)
-        elif mode == GRAD_INPUT:
-            _grad_input_lane(np.int64(lane), lanes, x, out, w, dims, up,
-                             stride, pad, posoff, koff)
-        else:
-            _forward_wide_lane(np.int64(lane), lanes, x, out, w, dims, up,
-                               pad, posoff, koff)
+        _run_lane(mode, np.int64(lane), lanes, x, out, w, dims, up, stride,
+                  pad, posoff, koff)
 
 
 # ---- the driver, compiled once per dtype and called by symbol --------------
@@ -417,8 +443,16 @@ _DRIVER = Exported("conv_run", _run, _driver_signature, dtype_arg=2)
 _call_run = _DRIVER.call
 
 
+#: Below this many multiply-adds a kernel runs as one lane, in the calling
+#: thread (see :func:`_run`).
+SERIAL_WORK = 1 << 16
+
+
 @numba_njit
-def _lanes(batch):
+def _lanes(batch, work):
+    """Lanes for `batch` samples and `work` multiply-adds in all."""
+    if work < SERIAL_WORK:
+        return 1
     return max(1, min(LANES, batch))
 
 
@@ -511,7 +545,8 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
         dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
                 np.int64(0))
         shape = np.array([oshape[0], oshape[1], oshape[2]], dtype=np.int64)
-        _call_run(np.int64(FORWARD_WIDE), _lanes(B), x, y.reshape(-1),
+        _call_run(np.int64(FORWARD_WIDE), _lanes(B, B * F * P * K), x,
+                  y.reshape(-1),
                   _filters_rows(w, flip).reshape(-1), dims, up,
                   (np.int64(1), np.int64(1), np.int64(1)), pad, shape, koff)
         return y
@@ -519,7 +554,8 @@ def _forward(x, w, stride, dil, pad, pad_after, groups, flip):
     dims = (np.int64(F), np.int64(P), np.int64(groups),
             np.int64(wt.shape[1]), np.int64(wt.shape[2]))
     ones = (np.int64(1), np.int64(1), np.int64(1))
-    _call_run(np.int64(FORWARD), _lanes(B), x, y.reshape(-1),
+    _call_run(np.int64(FORWARD), _lanes(B, B * F * P * dims[3]), x,
+              y.reshape(-1),
               wt.reshape(-1), dims, up, ones, pad, posoff, koff)
     return y
 
@@ -549,7 +585,8 @@ def _grad_input_transposed(w, gy, in_shape, stride, dil, pad, groups, flip):
     P = in_shape[0] * in_shape[1] * in_shape[2]
     dims = (np.int64(cg * groups), np.int64(P), np.int64(groups),
             np.int64(wt.shape[1]), np.int64(wt.shape[2]))
-    _call_run(np.int64(FORWARD), _lanes(B), gy, dx.reshape(-1),
+    _call_run(np.int64(FORWARD), _lanes(B, B * cg * groups * P * dims[3]),
+              gy, dx.reshape(-1),
               wt.reshape(-1), dims, up, stride, before, posoff, koff)
     return dx
 
@@ -601,7 +638,9 @@ def _grad_input(w, gy, in_shape, stride, dil, pad, groups, flip):
     dims = (np.int64(cg * groups), np.int64(0), np.int64(groups),
             np.int64(taps), np.int64(Cpad))
     shape = np.array([in_shape[0], in_shape[1], in_shape[2]], dtype=np.int64)
-    _call_run(np.int64(GRAD_INPUT), _lanes(B), np.ascontiguousarray(gy),
+    work = B * gy.shape[2] * gy.shape[3] * gy.shape[4] * taps * F * Cpad
+    _call_run(np.int64(GRAD_INPUT), _lanes(B, work // groups),
+              np.ascontiguousarray(gy),
               dx.reshape(-1), wt.reshape(-1), dims, up, stride, pad, shape,
               tapoff)
     return dx
@@ -628,7 +667,8 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip, bias):
           max(x.shape[4] + pad[2], (oshape[2] - 1) * stride[2]
               + dil[2] * (ksize[2] - 1) + 1))
     posoff, koff = _offsets(up, cg, ksize, stride, dil, oshape)
-    lanes = _lanes(B)
+    P = oshape[0] * oshape[1] * oshape[2]
+    lanes = _lanes(B, B * P * K * F)
     Fpad = _padded_columns(fg, x.itemsize)
     if bias:
         # The extra row, for the channel of ones after the padded input.
@@ -637,7 +677,6 @@ def _grad_filters(x, gy, ksize, stride, dil, pad, groups, flip, bias):
             koff[i] = ones
     block = groups * (K + _SLACK) * Fpad
     part = np.empty(lanes * block, dtype=x.dtype)
-    P = oshape[0] * oshape[1] * oshape[2]
     dims = (np.int64(F), np.int64(P), np.int64(groups), np.int64(K),
             np.int64(Fpad))
     mode = GRAD_FILTERS_BIAS if bias else GRAD_FILTERS

@@ -16,32 +16,63 @@ with no im2col copy. Each step loads ``NV`` vectors of ``M`` and broadcasts
 one ``src`` element per row, and the ``MR * NV`` accumulators stay in
 registers for the whole loop.
 
-Numba's auto-vectorizer keeps to 256-bit vectors on CPUs that have
-AVX-512 and could not keep this many accumulators in registers, so the
-tile is written directly in LLVM IR (a Numba ``intrinsic``): explicit
-``<16 x float>`` (``<8 x double>``) values and ``llvm.fma``. LLVM lowers
-them to the widest vectors the CPU has (one ZMM register each with
-AVX-512, two YMM registers with AVX2). On this project's 2-core AVX-512
-machine the tile runs at 150-175 GFLOP/s per core in float32.
+The tile is written directly in LLVM IR (a Numba ``intrinsic``): explicit
+vectors of ``VECTOR_BYTES`` and ``llvm.fma``, so that the ``MR * NV``
+accumulators are values LLVM keeps in registers (Numba's auto-vectorizer
+keeps to 256-bit vectors and would not keep this many there).
 
-The tile shapes were measured there: 10 rows x 2 vectors (165 GFLOP/s),
-6 x 4 (168) and 24 x 1 (136). More rows spill the row offsets or the
-accumulators out of the registers and run at half speed.
+The tile's geometry follows the CPU that Numba compiles for
+(:func:`_geometry`), because a tile that needs more vector registers than
+the CPU has spills its accumulators to memory at every step and runs at a
+fraction of the rate:
+
+* AVX-512 (32 ZMM registers): 64-byte vectors, 10 rows x 2 vectors
+  (measured 165 GFLOP/s per core in float32 on a Sapphire Rapids core),
+  6 x 4 (168) and 24 x 1 (136).
+* AVX2 or less (16 YMM registers): 32-byte vectors, 6 rows x 2 vectors
+  (12 accumulators, the classic AVX2 GEMM tile: 70 GFLOP/s on a Zen 3
+  core, against about 80 for OpenBLAS's sgemm there), 2 x 4 (64) and
+  7 x 1 (63). More rows run at half speed: 3 x 4 and 8 x 1 spill vector
+  or pointer registers (each row holds a pointer). The AVX-512 geometry
+  needed 40-48 YMM accumulators there and ran the conv kernels at 8-30
+  GFLOP/s.
 """
+import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
+from numba.core import config
 from numba import types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.core.extending import intrinsic
 
-__all__ = ["TILE_ROWS", "VECTOR_BYTES", "tile1", "tile2", "tile4"]
+__all__ = ["TILE_ROWS", "TILE_SPEED", "VECTOR_BYTES", "tile1", "tile2",
+           "tile4"]
 
-#: Rows of the tile for 1, 2 and 4 vectors per row.
-TILE_ROWS = {1: 24, 2: 10, 4: 6}
 
-#: Bytes per SIMD vector of the tile (lanes = VECTOR_BYTES // itemsize).
-VECTOR_BYTES = 64
+
+def _has_avx512(cpu_name, cpu_features):
+    """Whether Numba compiles for a CPU with AVX-512F: its own settings
+    (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``) first, else the host."""
+    if cpu_features:
+        return "+avx512f" in cpu_features.split(",")
+    if cpu_name and cpu_name != "host":
+        return False  # a named (portable) target: the narrow geometry
+    return bool(llvm.get_host_cpu_features().get("avx512f", False))
+
+
+def _geometry(avx512):
+    """``(VECTOR_BYTES, TILE_ROWS, TILE_SPEED)`` for a CPU with or without
+    AVX-512; the speeds (GFLOP/s, measured) weigh the choice of tile."""
+    if avx512:
+        return 64, {1: 24, 2: 10, 4: 6}, {1: 136.0, 2: 165.0, 4: 168.0}
+    return 32, {1: 7, 2: 6, 4: 2}, {1: 63.0, 2: 70.0, 4: 64.0}
+
+
+#: Bytes per SIMD vector of the tile (lanes = VECTOR_BYTES // itemsize),
+#: the rows of the tile for 1, 2 and 4 vectors per row, and their speeds.
+VECTOR_BYTES, TILE_ROWS, TILE_SPEED = _geometry(
+    _has_avx512(config.CPU_NAME, config.CPU_FEATURES))
 
 
 def _make_tile(n_vectors):

@@ -18,10 +18,12 @@ PyTorch).
 
 The three Ops are bilinear and adjoint to each other, so the gradient of
 each one is made of the other two: gradients of any order are available.
-Each Op has a numpy ``perform`` (the reference), a Numba kernel
-(:mod:`lasagne.ops._conv_numba`: a register-tiled direct convolution,
+Each Op has a numpy reference (:func:`conv_forward_numpy`, ...), a Numba
+kernel (:mod:`lasagne.ops._conv_numba`: a register-tiled direct convolution,
 :mod:`lasagne.ops._microkernel`) and a JAX lowering (:mod:`lasagne.ops._conv_jax`:
-``jax.lax.conv_general_dilated``, hence cuDNN on an NVIDIA GPU).
+``jax.lax.conv_general_dilated``, hence cuDNN on an NVIDIA GPU). Their
+``perform`` (the C VM's path) calls the Numba kernels too
+(:mod:`lasagne.ops._conv_perform`), and numpy for other dtypes.
 
 Use the lowercase functions: :func:`conv`, :func:`conv_transpose`
 (alias :func:`conv_grad_input`), :func:`conv_grad_filters`, and the
@@ -217,7 +219,7 @@ def _shape_vector(x, nd):
 
 
 # --------------------------------------------------------------------------
-# numpy reference implementations (used by ``perform``)
+# numpy reference implementations (``perform`` for dtypes without kernels)
 # --------------------------------------------------------------------------
 
 def _kernel_view(xpad, offset, out_spatial, stride, dilation):
@@ -307,6 +309,16 @@ class _ConvOpBase(ConvParams, Op):
     def _output_type(self, dtype, shape):
         return TensorType(dtype, shape=shape)()
 
+    @staticmethod
+    def _kernels(node):
+        """The module whose functions run the compiled Numba kernels from
+        ``perform`` (:mod:`lasagne.ops._conv_perform`), or None where the
+        kernels are not compiled for the node's dtype (numpy then)."""
+        from . import _conv_perform  # here: it imports this module
+        if node.outputs[0].dtype in _conv_perform.KERNEL_DTYPES:
+            return _conv_perform
+        return None
+
 
 class Conv(_ConvOpBase):
     """``y = conv(x, w)``: the forward N-d convolution.
@@ -328,6 +340,10 @@ class Conv(_ConvOpBase):
     def perform(self, node, inputs, outputs):
         x, w = inputs
         self._check_values(x, w)
+        kernels = self._kernels(node)
+        if kernels is not None:
+            outputs[0][0] = kernels.forward(self, x, w)
+            return
         outputs[0][0] = conv_forward_numpy(x, w, self).astype(
             node.outputs[0].dtype, copy=False)
 
@@ -381,6 +397,10 @@ class ConvGradInput(_ConvOpBase):
 
     def perform(self, node, inputs, outputs):
         w, gy, in_sp = inputs
+        kernels = self._kernels(node)
+        if kernels is not None:
+            outputs[0][0] = kernels.grad_input(self, w, gy, in_sp)
+            return
         outputs[0][0] = conv_grad_input_numpy(
             w, gy, tuple(int(i) for i in in_sp), self).astype(
             node.outputs[0].dtype, copy=False)
@@ -425,6 +445,10 @@ class ConvGradFilters(_ConvOpBase):
 
     def perform(self, node, inputs, outputs):
         x, gy, ksp = inputs
+        kernels = self._kernels(node)
+        if kernels is not None:
+            outputs[0][0] = kernels.grad_filters(self, x, gy, ksp)
+            return
         outputs[0][0] = conv_grad_filters_numpy(
             x, gy, tuple(int(k) for k in ksp), self).astype(
             node.outputs[0].dtype, copy=False)
@@ -467,6 +491,12 @@ class ConvGradFiltersBias(_ConvOpBase):
         return Apply(self, plain.inputs, [dw.type(), db])
 
     def perform(self, node, inputs, outputs):
+        kernels = self._kernels(node)
+        if kernels is not None:
+            x, gy, ksp = inputs
+            outputs[0][0], outputs[1][0] = kernels.grad_filters(
+                self, x, gy, ksp, bias=True)
+            return
         ConvGradFilters.perform(self, node, inputs, outputs[:1])
         gy = inputs[1]
         axes = (0,) + tuple(range(2, gy.ndim))

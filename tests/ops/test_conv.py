@@ -12,8 +12,9 @@ from pytensor.gradient import verify_grad
 from lasagne.ops.conv import (Conv, ConvGradFilters, ConvGradFiltersBias,
                               ConvGradInput, conv,
                               conv2d, conv2d_grad_wrt_inputs, conv3d,
-                              conv_grad_filters, conv_transpose,
-                              normalize_padding)
+                              conv_forward_numpy, conv_grad_filters,
+                              conv_grad_filters_numpy, conv_grad_input_numpy,
+                              conv_transpose, normalize_padding)
 from tests.helpers import FAST, backend_params, run_on_backend
 
 
@@ -180,8 +181,9 @@ KERNEL_IDS = [f"{c[0]}d-F{c[4]}-s{c[6]}-g{c[9]}-{c[10]}"
 @pytest.mark.parametrize("case", KERNEL_CASES, ids=KERNEL_IDS)
 def test_numba_kernels_match_reference(case):
     """The Numba kernels of all three Ops, against the explicit-loop
-    reference (forward) and the numpy ``perform`` (both gradients, which
-    the tests above check against verify_grad and the adjoint identity)."""
+    reference (forward) and the numpy references (both gradients, which
+    :func:`test_numpy_references_match_perform` ties to the Ops that the
+    tests above check against verify_grad and the adjoint identity)."""
     nd, dtype = case[0], case[10]
     x, w, p = make_case(case[:10], dtype=dtype, seed=4)
     flip = case[2] % 2 == 0
@@ -193,13 +195,59 @@ def test_numba_kernels_match_reference(case):
                ConvGradInput(filter_flip=flip, **p)(ws, gys, x.shape[2:]),
                ConvGradFilters(filter_flip=flip, **p)(xs, gys, w.shape[2:])]
     got = pytensor.function([xs, ws, gys], outputs, mode="NUMBA")(x, w, gy)
-    expected = pytensor.function([xs, ws, gys], outputs, mode=FAST)(x, w, gy)
+    op = Conv(filter_flip=flip, **p)
+    expected = [conv_forward_numpy(x, w, op),
+                conv_grad_input_numpy(w, gy, x.shape[2:], op),
+                conv_grad_filters_numpy(x, gy, w.shape[2:], op)]
     tol = dict(rtol=2e-5, atol=2e-5) if dtype == "float32" else dict(
         rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(got[0], y_ref, **tol)
     for name, g, e in zip(["y", "dx", "dw"], got, expected):
         assert g.dtype == dtype and g.shape == e.shape, name
         np.testing.assert_allclose(g, e, err_msg=name, **tol)
+
+
+@pytest.mark.parametrize("flip", [True, False], ids=["conv", "xcorr"])
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_numpy_references_match_perform(case, flip):
+    """The Ops' ``perform`` (the Python and C VMs' path, which runs the
+    Numba kernels for float32 and float64) and the numpy references."""
+    x, w, p = make_case(case)
+    op = Conv(filter_flip=flip, **p)
+    y = conv_forward_numpy(x, w, op)
+    gy = np.random.default_rng(2).uniform(-1, 1, y.shape)
+    xs, ws, gys = (tensor(case[0], n) for n in ("x", "w", "gy"))
+    outputs = [op(xs, ws),
+               ConvGradInput(filter_flip=flip, **p)(ws, gys, x.shape[2:]),
+               ConvGradFilters(filter_flip=flip, **p)(xs, gys, w.shape[2:])]
+    got = pytensor.function([xs, ws, gys], outputs, mode=FAST)(x, w, gy)
+    expected = [y, conv_grad_input_numpy(w, gy, x.shape[2:], op),
+                conv_grad_filters_numpy(x, gy, w.shape[2:], op)]
+    for name, g, e in zip(["y", "dx", "dw"], got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
+
+
+def test_perform_runs_the_kernels(monkeypatch):
+    """float32/float64 ``perform`` calls the compiled kernels, not numpy
+    (the C VM's speed); other dtypes (float16) still get numpy."""
+    from lasagne.ops import conv as conv_module
+    calls = []
+
+    def spy(x, w, p):
+        calls.append(x.dtype)
+        return conv_forward_numpy(x, w, p)
+
+    monkeypatch.setattr(conv_module, "conv_forward_numpy", spy)
+    x, w, p = make_case(CASES[2])
+    for dtype in ("float64", "float32", "float16"):
+        xs, ws = tensor(2, "x", dtype), tensor(2, "w", dtype)
+        fn = pytensor.function([xs, ws], Conv(**p)(xs, ws), mode=FAST)
+        got = fn(x.astype(dtype), w.astype(dtype))
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, conv_forward_numpy(x, w, Conv(**p)),
+                                   rtol=2e-3, atol=2e-3)
+    assert calls == [np.dtype("float16")]
 
 
 @pytest.mark.parametrize("backend", backend_params())
