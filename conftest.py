@@ -13,6 +13,12 @@ import os
 
 import pytest
 
+#: Worker processes for a run of the whole suite (``python -m pytest`` with no
+#: paths) when pytest-xdist is installed: one per core. Runs of chosen files
+#: or tests stay in one process unless ``-n`` is given.
+#: ``LASAGNE_TEST_WORKERS=0`` turns the parallel run off.
+_WORKERS_ENV = "LASAGNE_TEST_WORKERS"
+
 #: Test modules (paths from the repository root, or folders ending in "/")
 #: that compile with the default mode, as users do.
 REAL_MODE_MODULES = (
@@ -23,6 +29,31 @@ REAL_MODE_MODULES = (
 )
 
 _ROOT = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Run the whole suite on one worker per core (pytest-xdist).
+
+    Each test module runs whole in one worker (``--dist loadfile``), so its
+    module-scoped fixtures (compiled functions shared by its tests) are built
+    once; the compile caches on disk (PyTensor's compiledir, Numba's cache,
+    the library's kernel cache) are shared by the workers.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    if config.option.numprocesses is not None or os.environ.get("PYTEST_XDIST_WORKER"):
+        return      # the user chose, or this is a worker already
+    workers = os.environ.get(_WORKERS_ENV)
+    if workers is None:
+        if config.args != list(config.getini("testpaths")) and config.args != [_ROOT]:
+            return  # chosen files or tests: one process, as before
+        workers = "auto"
+    if workers == "0" or getattr(config.option, "collectonly", False):
+        return
+    config.option.numprocesses = workers if workers == "auto" else int(workers)
+    if config.option.dist == "no":
+        config.option.dist = "loadfile"
 
 
 def pytest_collection_modifyitems(config, items):
