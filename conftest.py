@@ -13,6 +13,12 @@ import os
 
 import pytest
 
+#: Worker processes for a run of the whole suite (``python -m pytest`` with no
+#: paths) when pytest-xdist is installed: one per core. Runs of chosen files
+#: or tests stay in one process unless ``-n`` is given.
+#: ``LASAGNE_TEST_WORKERS=0`` turns the parallel run off.
+_WORKERS_ENV = "LASAGNE_TEST_WORKERS"
+
 #: Test modules (paths from the repository root, or folders ending in "/")
 #: that compile with the default mode, as users do.
 REAL_MODE_MODULES = (
@@ -25,12 +31,70 @@ REAL_MODE_MODULES = (
 _ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """Run the whole suite on one worker per core (pytest-xdist).
+
+    Each test module runs whole in one worker (``--dist loadfile``), so its
+    module-scoped fixtures (compiled functions shared by its tests) are built
+    once; the compile caches on disk (PyTensor's compiledir, Numba's cache,
+    the library's kernel cache) are shared by the workers.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    if config.option.numprocesses is not None or os.environ.get("PYTEST_XDIST_WORKER"):
+        return      # the user chose, or this is a worker already
+    workers = os.environ.get(_WORKERS_ENV)
+    if workers is None:
+        if config.args != list(config.getini("testpaths")) and config.args != [_ROOT]:
+            return  # chosen files or tests: one process, as before
+        workers = "auto"
+    if workers == "0" or getattr(config.option, "collectonly", False):
+        return
+    config.option.numprocesses = workers if workers == "auto" else int(workers)
+    if config.option.dist == "no":
+        config.option.dist = "loadfile"
+        # The files in the order pytest_collection_modifyitems gives them
+        # (the longest first), not by their number of tests.
+        config.option.loadscopereorder = False
+
+
+#: The test files that take longest in a cold run (``--durations=0``),
+#: longest first. A parallel run hands them out first, so that the workers
+#: finish together instead of one waiting on a long file handed out last;
+#: the other files follow in their usual order. Backend parity of the
+#: contract registry and of the recurrent layers has files of its own so
+#: that its long compilations and the rest of those tests can go to
+#: different workers.
+SLOW_MODULES = (
+    "tests/test_contract.py",
+    "tests/layers/test_recurrent_backends.py",
+    "tests/test_contract_backends.py",
+    "tests/ops/test_pool.py",
+    "tests/test_examples.py",
+    "tests/layers/test_recurrent.py",
+    "tests/ops/test_conv.py",
+    "tests/test_linker.py",
+    "tests/ops/test_recurrent.py",
+    "tests/test_objectives.py",
+    "tests/layers/test_pool.py",
+    "tests/layers/test_conv.py",
+    "tests/test_example_recurrent.py",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = os.path.relpath(str(item.path), _ROOT).replace(os.sep, "/")
         if any(path == m or (m.endswith("/") and path.startswith(m))
                for m in REAL_MODE_MODULES):
             item.add_marker(pytest.mark.real_mode)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return      # one process: the usual order
+    rank = {m: i for i, m in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(
+        os.path.relpath(str(item.path), _ROOT).replace(os.sep, "/"),
+        len(rank)))
 
 
 @pytest.fixture(autouse=True)

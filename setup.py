@@ -17,8 +17,8 @@ install_requires = [line.strip() for line in read("requirements.txt").splitlines
                     if line.strip() and not line.startswith("#")]
 
 extras = {
-    "test": ["pytest>=7", "hypothesis>=6", "jax>=0.4.30", "jaxlib>=0.4.30",
-             "sphinx>=7", "numpydoc>=1.6"],
+    "test": ["pytest>=7", "pytest-xdist>=3.5", "hypothesis>=6",
+             "jax>=0.4.30", "jaxlib>=0.4.30", "sphinx>=7", "numpydoc>=1.6"],
     "docs": ["sphinx>=7", "numpydoc>=1.6"],
     "examples": ["tqdm", "matplotlib"],
     "jax": ["jax>=0.4.30", "jaxlib>=0.4.30"],

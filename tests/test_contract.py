@@ -9,7 +9,7 @@ the suite until it has an entry here.
 
 Backend parity compiles the outputs of all cases into one function per
 backend (three compilations for the whole registry instead of three per
-layer): see ``test_backends_agree``.
+layer): see ``tests/test_contract_backends.py``.
 """
 import dataclasses
 import importlib
@@ -27,8 +27,7 @@ import lasagne.layers.cuda_convnet as cc
 import lasagne.layers.dnn as dnn
 import lasagne.layers.recurrent_container as rc
 from lasagne import init, nonlinearities
-from tests.helpers import (backend_params, check_contract,
-                           compile_fn, random_array, run_on_backend, tolerance)
+from tests.helpers import check_contract, random_array
 
 #: Drop-in modules not star-imported by ``lasagne.layers``.
 EXTRA_MODULES = ("lasagne.layers.dnn", "lasagne.layers.corrmm",
@@ -493,25 +492,3 @@ def test_contract(cls):
     check_contract(layer, values, unknown_batch=case.build(None),
                    n_params=case.n_params, tags=case.tags, grad=case.grad,
                    constant_inputs=case.constant_inputs, backends=False)
-
-
-@pytest.mark.slow   # one graph of ~65 layers: Numba alone takes ~2.5 min here
-# PyTensor's JAX backend drops the recurrent graphs' shape Asserts, saying so
-@pytest.mark.filterwarnings("ignore:Skipping Assert:UserWarning")
-@pytest.mark.parametrize("backend", backend_params())
-def test_backends_agree(backend):
-    """All registry layers in one function per backend (deterministic
-    outputs), against the FAST_COMPILE numbers."""
-    variables, values, outputs, names = [], [], [], []
-    for cls, case in REGISTRY.items():
-        layer, inputs = case.build(N)
-        variables += [l.input_var for l in inputs]
-        values += list(inputs.values())
-        outputs.append(L.get_output(layer, deterministic=True))
-        names.append(cls.__name__)
-    reference = compile_fn(variables, outputs)(*values)
-    got = run_on_backend(backend, variables, outputs, values)
-    rtol, atol = tolerance()
-    for name, g, r in zip(names, got, reference, strict=True):
-        np.testing.assert_allclose(g, r, rtol=rtol, atol=atol,
-                                   err_msg=f"{backend} disagrees on {name}")

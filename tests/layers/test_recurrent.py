@@ -1,5 +1,6 @@
 """Recurrent layers against numpy step-by-step references written here;
-fused Op == scan == unrolled; the recurrent container; bidirectional."""
+fused Op == scan == unrolled; the recurrent container; bidirectional.
+Backend parity: test_recurrent_backends.py."""
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
@@ -14,7 +15,7 @@ from lasagne.layers import (ConcatLayer, CustomRecurrentLayer, DenseLayer,
 from lasagne.layers.recurrent import (BidirectionalLayer,
                                       RecurrentContainerLayer, StateLayer,
                                       bidirectional)
-from tests.helpers import FAST, backend_params, run_on_backend
+from tests.helpers import FAST
 
 B, T, F, H = 3, 5, 2, 4
 RNG = np.random.default_rng(0)
@@ -250,21 +251,6 @@ def test_custom_recurrent_layer_with_layer_graphs():
         np.testing.assert_allclose(got[:, t], h, rtol=1e-10)
 
 
-@pytest.mark.parametrize("backend", backend_params())
-def test_lstm_backends_agree(backend):
-    # JAX traces static shapes: declare every size.
-    l_in, l_mask = InputLayer((B, T, F)), InputLayer((B, T))
-    layer = make("lstm", l_in, l_mask, backwards=True, grad_clipping=1.0)
-    out = get_output(layer)
-    params = layer.get_params(trainable=True)
-    outputs = [out] + pytensor.grad((out ** 2).sum(), params)
-    ins = [l_in.input_var, l_mask.input_var]
-    want = pytensor.function(ins, outputs, mode=FAST)(X, MASK)
-    got = run_on_backend(backend, ins, outputs, [X, MASK])
-    for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
-
-
 @pytest.mark.parametrize("make_layer,match", [
     (lambda l: LSTMLayer(l, 0, name="enc"), r"LSTMLayer 'enc'.*num_units.*0"),
     (lambda l: GRULayer(l, 3, grad_clipping=-1), r"grad_clipping.*-1"),
@@ -339,30 +325,6 @@ def test_container_lstm_equals_lstm_layer():
             rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(got[6 + k], want[10 + k], rtol=1e-10,
                                    atol=1e-12)
-
-
-@pytest.mark.parametrize("backend", backend_params())
-def test_container_backends_agree(backend):
-    """The container's LSTM (masked, backwards, learned initial states):
-    outputs and gradients equal on every backend, JAX included (its
-    learned initial states are repeated over a batch JAX can trace)."""
-    l_in, l_mask = InputLayer((B, T, F)), InputLayer((B, T))
-    x_t, h_prev, c_prev = (InputLayer((None, F)), StateLayer((None, H)),
-                           StateLayer((None, H)))
-    gate, h_t, c_t = lstm_cell(x_t, h_prev, c_prev)
-    container = RecurrentContainerLayer(
-        {x_t: l_in}, {h_prev: h_t, c_prev: c_t}, mask_input=l_mask,
-        backwards=True, learn_init=True,
-        state_inits={h_prev: init.Normal(0.5), c_prev: init.Normal(0.5)})
-    out = get_output(container)
-    params = get_all_params(container, trainable=True)
-    assert len(params) == 10
-    outputs = [out] + pytensor.grad((out ** 2).sum(), params)
-    ins = [l_in.input_var, l_mask.input_var]
-    want = pytensor.function(ins, outputs, mode=FAST)(X, MASK)
-    got = run_on_backend(backend, ins, outputs, [X, MASK])
-    for a, b in zip(got, want, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
 
 
 def test_container_vanilla_rnn_and_gated_feedback():
