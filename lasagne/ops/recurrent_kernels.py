@@ -418,6 +418,14 @@ def _lstm_backward_row_generic(acts, g, cp, c, gh, gc, da, dp, pe0, pe1,
 
 
 @_jit
+def _dw_chunk(n_steps, rows):
+    """Steps per weight-gradient product in :func:`_lstm_backward_lane`:
+    enough for an inner size of about 512 rows (where a BLAS product runs
+    near its peak), never more than the sequence."""
+    return max(1, min(n_steps, (512 + rows - 1) // max(rows, 1)))
+
+
+@_jit
 def _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
                         gates, d_hid, d_cell, acts, opts, dx, d_c0, d_h0,
                         d_w_in, d_b, d_w, d_peep, b0, b1):
@@ -431,10 +439,15 @@ def _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
     rows = b1 - b0
     dh = np.zeros((rows, n), hid.dtype)
     dc = np.zeros((rows, n), hid.dtype)
-    da = np.empty((rows, 4 * n), hid.dtype)
-    h_prev = np.empty((rows, n), hid.dtype)
+    # The steps' gate gradients and previous hidden states are kept for a
+    # chunk of steps, so that the hidden-to-hidden weight gradient is one
+    # matrix product per chunk (inner size chunk * rows) instead of one
+    # thin product per step.
+    chunk = _dw_chunk(n_steps, rows)
+    da_chunk = np.empty((chunk * rows, 4 * n), hid.dtype)
+    hp_chunk = np.empty((chunk * rows, n), hid.dtype)
     back = np.empty((rows, n), hid.dtype)
-    dw_step = np.empty((n, 4 * n), hid.dtype)
+    dw_part = np.empty((n, 4 * n), hid.dtype)
     one = np.ones(1, hid.dtype)[0]
     pe0, pe1, pe2 = peeps[0], peeps[1], peeps[2]
     standard = _standard_lstm(acts)
@@ -442,6 +455,9 @@ def _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
     for i in range(n_steps):
         s = n_steps - 1 - i
         t, tp = _order(s, n_steps, backwards)
+        k = i % chunk
+        da = da_chunk[k * rows:(k + 1) * rows]
+        h_prev = hp_chunk[k * rows:(k + 1) * rows]
         for r in range(rows):
             b = b0 + r
             gh, gc = dh[r], dc[r]
@@ -475,8 +491,10 @@ def _lstm_backward_lane(x, w_in, w_hid_t, c0, h0, peeps, mask, hid, cell,
                 _copy(dar, dx[t, b])
         np.dot(da, w_hid_t, back)
         dh += back
-        np.dot(h_prev.T, da, dw_step)
-        d_w += dw_step
+        if k == chunk - 1 or i == n_steps - 1:
+            used = (k + 1) * rows
+            np.dot(hp_chunk[:used].T, da_chunk[:used], dw_part)
+            d_w += dw_part
     blas_threads_local(saved)
     d_c0[b0:b1] = dc
     d_h0[b0:b1] = dh

@@ -194,6 +194,50 @@ def test_lstm_verify_grad(backwards):
     _verify(fn, [v[k] for k in ("x", "w", "c0", "h0", "peep")])
 
 
+@pytest.mark.parametrize("project", [False, True])
+def test_lstm_weight_gradient_over_many_chunks(project):
+    """A batch large enough that the backward kernel sums the
+    hidden-to-hidden weight gradient over several chunks of steps, the
+    last one partial (chunks of 3 or 6 steps of 7 with one or two lanes),
+    against the gradient of the same LSTM unrolled step by step in
+    PyTensor's own Ops."""
+    n_steps, n_batch, n = 7, 200, 4
+    rng = np.random.default_rng(11)
+    n_in = 3 if project else 4 * n
+    x = rng.normal(size=(n_steps, n_batch, n_in))
+    w = rng.normal(0, 0.5, size=(n, 4 * n))
+    w_in = rng.normal(0, 0.5, size=(3, 4 * n))
+    b = rng.normal(size=4 * n)
+    c0, h0 = rng.normal(size=(2, n_batch, n))
+    peep = rng.normal(size=(3, n))
+    mask = (rng.random((n_steps, n_batch)) > 0.2).astype("float64")
+    sx, sw = pt.tensor3("x"), pt.matrix("w")
+    sw_in, sb = pt.matrix("w_in"), pt.vector("b")
+    extra = dict(w_in=sw_in, bias=sb) if project else {}
+    hid, _ = lstm_sequence(sx, sw, c0, h0, peep, mask, backwards=True,
+                           **extra)
+    weights = (np.arange(1, n + 1) / n).astype("float64")
+    fused = pytensor.grad((hid * weights).sum(), sw)
+
+    c, h, outs = pt.as_tensor(c0), pt.as_tensor(h0), []
+    for t in range(n_steps - 1, -1, -1):
+        xt = (pt.dot(sx[t], sw_in) + sb) if project else sx[t]
+        a = xt + pt.dot(h, sw)
+        i, f, g, o = (a[:, k * n:(k + 1) * n] for k in range(4))
+        c_new = (pt.sigmoid(f + c * peep[1]) * c
+                 + pt.sigmoid(i + c * peep[0]) * pt.tanh(g))
+        h_new = pt.sigmoid(o + c_new * peep[2]) * pt.tanh(c_new)
+        m = mask[t][:, None]
+        c, h = pt.switch(m, c_new, c), pt.switch(m, h_new, h)
+        outs.append((h * weights).sum())
+    unrolled = pytensor.grad(pt.add(*outs), sw)
+    ins = [sx, sw] + ([sw_in, sb] if project else [])
+    got, want = pytensor.function(ins, [fused, unrolled], mode=FAST,
+                                  on_unused_input="ignore")(
+        *([x, w] + ([w_in, b] if project else [])))
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
 def test_gru_rnn_verify_grad():
     v = data(3, seed=3)
     mask = v["mask"]
