@@ -3,6 +3,9 @@ networks whose every public function returns a raw symbolic expression."""
 # Before PyTensor, and so before SciPy's OpenBLAS is loaded.
 from . import _blas_timeout  # noqa: F401
 import pytensor as _pytensor  # noqa: F401,E402  (fail early if missing)
+from . import _numba_patches  # noqa: E402
+
+_numba_patches.install()   # before anything compiles
 
 from . import nonlinearities
 from . import init
