@@ -59,3 +59,45 @@ def test_compiled_transposes_match_numpy():
                                   view.transpose(2, 0, 3, 1))
     with pytest.raises(ValueError, match="repeated axis"):
         _transpose(x, (0, 1, 1, 2))
+
+
+@numba.njit
+def _assign_rows(a, b):
+    a[1:] = b
+    return a
+
+
+def test_slice_assignment_and_its_shape_error():
+    assert arrayobj.raise_with_shape_context is (
+        _numba_patches.raise_with_shape_context)
+    got = _assign_rows(np.zeros((3, 2)), np.arange(4.0).reshape(2, 2))
+    np.testing.assert_array_equal(got, [[0, 0], [0, 1], [2, 3]])
+    got = _assign_rows(np.zeros((3, 2)), np.arange(2.0).reshape(1, 2))
+    np.testing.assert_array_equal(got, [[0, 0], [0, 1], [0, 1]])  # broadcast
+    with pytest.raises(ValueError, match="cannot assign to a slice") as info:
+        _assign_rows(np.zeros((3, 2)), np.ones((3, 2)))
+    assert info.value.args[1:] == ((2, 2), (3, 2))
+
+
+@numba.njit
+def _argsort(a):
+    return np.argsort(a)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 15, 16, 17, 33, 100, 1000, 4097])
+def test_integer_argsort_is_numpys_stable_order(n):
+    rng = np.random.default_rng(n)
+    for high in (3, 10 ** 6):           # many ties, few ties
+        a = rng.integers(-high, high, n)
+        np.testing.assert_array_equal(_argsort(a),
+                                      np.argsort(a, kind="stable"))
+        np.testing.assert_array_equal(_argsort(a[::-1]),
+                                      np.argsort(a[::-1], kind="stable"))
+    flags = rng.random(n) < 0.5
+    np.testing.assert_array_equal(_argsort(flags),
+                                  np.argsort(flags, kind="stable"))
+
+
+def test_float_argsort_keeps_numbas_sort():
+    x = np.array([3.0, np.nan, -1.0, 2.0, np.nan, 0.5])
+    np.testing.assert_array_equal(_argsort(x), np.argsort(x))
