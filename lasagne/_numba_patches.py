@@ -27,10 +27,13 @@ small network's first compile on a new machine.
   unspecified). Float arrays (NaN ordering) and the other kinds keep
   Numba's sorts.
 
-:func:`install`, run when lasagne is imported, points Numba at these.
+:func:`install`, run when lasagne is imported, points Numba at these
+(``LASAGNE_NUMBA_PATCHES=0`` in the environment leaves Numba as it is).
 Numba looks each up by name each time it lowers such an operation, so
 they serve every compile that follows; code compiled before is unchanged.
 """
+import os
+
 import numpy as np
 from numba.core import types
 from numba.core.extending import overload, register_jitable
@@ -155,7 +158,10 @@ def _get_sort_func(kind, lt_impl, is_argsort=False):
 
 def install():
     """Use the helpers above for what Numba compiles from now on (each a
-    no-op on a Numba without the helper it replaces)."""
+    no-op on a Numba without the helper it replaces; all skipped when the
+    environment variable ``LASAGNE_NUMBA_PATCHES`` is ``0``)."""
+    if os.environ.get("LASAGNE_NUMBA_PATCHES") == "0":
+        return
     if hasattr(arrayobj, "permute_arrays"):
         arrayobj.permute_arrays = permute_arrays
     if hasattr(arrayobj, "raise_with_shape_context"):
