@@ -3,6 +3,12 @@
 Compilation dominates a PyTensor test suite, so most tests compile with
 :data:`FAST` (a Python VM, no Numba/C code generation). Backend parity checks
 compile the same graph with Numba, the C VM and JAX and compare the numbers.
+
+``pytensor.gradient.verify_grad(..., mode=FAST)`` compiles its
+finite-difference cost with ``FAST_RUN`` unless given
+``no_debug_ref=False``: in PyTensor 3 a whole-graph Numba compilation, 5-30 s
+cold, for every call. The tests pass ``no_debug_ref=False`` so that all
+three of its functions compile with the mode they name.
 """
 import functools
 import importlib.util
@@ -205,7 +211,7 @@ def _contract_grad(layer, input_values, grad, constant_inputs):
         point = [p.get_value() for p in params]
         assert all(v.dtype == np.float64 for v in point), "verify_grad needs float64"
     pytensor.gradient.verify_grad(fn, point, rng=np.random.default_rng(0),
-                                  mode=FAST)
+                                  mode=FAST, no_debug_ref=False)
 
 
 def _run(layer, input_values):
