@@ -58,7 +58,7 @@ class TestDenseLayer:
         def f(x):
             return get_output(l, x)
         pytensor.gradient.verify_grad(f, [random_array((4, 3))], rng=np.random.default_rng(0),
-                                      mode="FAST_COMPILE")
+                                      mode="FAST_COMPILE", no_debug_ref=False)
         assert np.array_equal(W, l.W.get_value())
 
 

@@ -185,7 +185,7 @@ def test_verify_grad_wrt_input(kind):
         return get_output(layer, {l_in: x, l_mask: pt.constant(MASK)}).sum()
 
     pytensor.gradient.verify_grad(fn, [X], rng=np.random.default_rng(0),
-                                  mode=FAST)
+                                  mode=FAST, no_debug_ref=False)
 
 
 def test_gradient_steps_truncates_backpropagation():

@@ -116,7 +116,8 @@ def test_affine_gradients():
 
     with pytensor.config.change_flags(floatX="float64"):
         pytensor.gradient.verify_grad(fn, [x, theta],
-                                      rng=np.random.default_rng(1), mode=FAST)
+                                      rng=np.random.default_rng(1), mode=FAST,
+                                      no_debug_ref=False)
 
 
 @pytest.mark.backends
@@ -204,7 +205,8 @@ def test_tps_gradients():
 
     with pytensor.config.change_flags(floatX="float64"):
         pytensor.gradient.verify_grad(fn, [x, offsets],
-                                      rng=np.random.default_rng(2), mode=FAST)
+                                      rng=np.random.default_rng(2), mode=FAST,
+                                      no_debug_ref=False)
 
 
 @pytest.mark.backends

@@ -107,7 +107,8 @@ def test_verify_grad(masked, causal, dropout):
         out, weights = _call(q, k, v, mask, causal, keep=keep)
         return (out * w_out).sum() + (weights * w_weights).sum()
 
-    pytensor.gradient.verify_grad(cost, [q, k, v], rng=rng, mode=FAST)
+    pytensor.gradient.verify_grad(cost, [q, k, v], rng=rng, mode=FAST,
+                                  no_debug_ref=False)
 
 
 def test_output_only_gradient_skips_the_weights_cotangent():
@@ -120,7 +121,7 @@ def test_output_only_gradient_skips_the_weights_cotangent():
     assert [op.with_weights_grad for op in grad_ops] == [False]
     pytensor.gradient.verify_grad(
         lambda x: _call(x, k, v, None, False)[0].sum(), [q],
-        rng=np.random.default_rng(2), mode=FAST)
+        rng=np.random.default_rng(2), mode=FAST, no_debug_ref=False)
 
 
 @pytest.mark.parametrize("masked, causal", [CASES[0], CASES[3]])
@@ -142,7 +143,7 @@ def test_grad_op_second_order(masked, causal):
         return (g_q ** 2).sum() + (g_k * w_k).sum() + (g_v * g_v * w_k).sum()
 
     pytensor.gradient.verify_grad(cost, [q, k, v, g_out, g_w], rng=rng,
-                                  mode=FAST)
+                                  mode=FAST, no_debug_ref=False)
 
 
 def test_errors_name_the_argument():

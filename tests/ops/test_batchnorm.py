@@ -70,7 +70,8 @@ def test_train_grad_verify_grad():
         return (y * w_y).sum() + (mean * w_mean).sum() + (inv_std * w_inv).sum()
 
     pytensor.gradient.verify_grad(lambda x, g, b: cost(x, g, b),
-                                  [x_val, g_val, b_val], rng=rng, mode=FAST)
+                                  [x_val, g_val, b_val], rng=rng, mode=FAST,
+                                  no_debug_ref=False)
 
 
 def test_train_grad_op_second_order():
@@ -86,7 +87,7 @@ def test_train_grad_op_second_order():
         return gx.sum() * 0.5 + (gx ** 2).sum() + (gg * gb).sum()
 
     pytensor.gradient.verify_grad(grads, [x_val, gy_val, g_val], rng=rng,
-                                  mode=FAST)
+                                  mode=FAST, no_debug_ref=False)
 
 
 def test_inference_verify_grad():
@@ -94,7 +95,8 @@ def test_inference_verify_grad():
     rng = np.random.default_rng(3)
     pytensor.gradient.verify_grad(
         BatchNormInference(), [x_val, g_val, b_val, rng.normal(size=2),
-                               rng.uniform(0.5, 2, 2)], rng=rng, mode=FAST)
+                               rng.uniform(0.5, 2, 2)], rng=rng, mode=FAST,
+                               no_debug_ref=False)
 
 
 def test_errors_name_the_argument():
@@ -197,7 +199,7 @@ def test_rectify_variant_verify_grad_and_values():
     w = rng.normal(size=x_val.shape)
     pytensor.gradient.verify_grad(
         lambda x, g, b: (BatchNormTrain(EPS, True)(x, g, b)[0] * w).sum(),
-        [x_val, g_val, b_val], rng=rng, mode=FAST)
+        [x_val, g_val, b_val], rng=rng, mode=FAST, no_debug_ref=False)
 
 
 @pytest.mark.parametrize("mode", [FAST, "NUMBA"])

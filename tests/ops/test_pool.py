@@ -96,7 +96,7 @@ def test_gradient_verify_grad(geometry, mode):
     x = np.random.default_rng(2).normal(size=shape)
     pytensor.gradient.verify_grad(
         lambda v: pool(v, ws, stride, pad, ib, mode), [x],
-        rng=np.random.default_rng(0), mode=FAST)
+        rng=np.random.default_rng(0), mode=FAST, no_debug_ref=False)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -110,10 +110,11 @@ def test_second_derivative_verify_grad(geometry, mode):
     gz = rng.normal(size=ref_pool(x, ws, stride, pad, ib, mode).shape)
     op = PoolGrad(ws, stride, pad, ib, mode)
     if mode == "max":
-        pytensor.gradient.verify_grad(op, [x, gz], rng=rng, mode=FAST)
+        pytensor.gradient.verify_grad(op, [x, gz], rng=rng, mode=FAST,
+                                      no_debug_ref=False)
     else:  # x only gives the shape: differentiate in gz
         pytensor.gradient.verify_grad(lambda g: op(pt.constant(x), g), [gz],
-                                      rng=rng, mode=FAST)
+                                      rng=rng, mode=FAST, no_debug_ref=False)
 
 
 def test_grad_of_grad_op_verify_grad():
@@ -121,7 +122,8 @@ def test_grad_of_grad_op_verify_grad():
     rng = np.random.default_rng(4)
     x, g = rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(2, 2, 6, 5))
     pytensor.gradient.verify_grad(MaxPoolGradGrad(ws, stride, pad, ib),
-                                  [x, g], rng=rng, mode=FAST)
+                                  [x, g], rng=rng, mode=FAST,
+                                  no_debug_ref=False)
 
 
 def test_hessian_vector_product_of_max_pool():

@@ -178,7 +178,8 @@ def test_float32_fast_activations_are_accurate():
 
 def _verify(fn, values):
     pytensor.gradient.verify_grad(fn, values, rng=np.random.default_rng(0),
-                                  mode=FAST, abs_tol=1e-6, rel_tol=1e-6)
+                                  mode=FAST, abs_tol=1e-6, rel_tol=1e-6,
+                                  no_debug_ref=False)
 
 
 @pytest.mark.parametrize("backwards", [False, True])
