@@ -36,6 +36,8 @@ from pytensor.link.basic import Container, LocalLinker
 from pytensor.link.utils import gc_helper, map_storage, raise_with_op
 from pytensor.scalar import ScalarType
 
+from ._python_nodes import python_perform
+
 __all__ = ["NumbaNodeLinker", "node_function", "node_cache_key",
            "NODE_STATS", "cache_counts"]
 
@@ -43,6 +45,10 @@ __all__ = ["NumbaNodeLinker", "node_function", "node_cache_key",
 #: this process (compiled, or loaded from Numba's cache, at their first
 #: call), ``reused`` ones found in this process's memo.
 NODE_STATS = {"built": 0, "reused": 0}
+
+#: Run the nodes :func:`~lasagne._python_nodes.python_perform` takes from
+#: Python (``LASAGNE_PYTHON_NODES=0``: compile every node with Numba).
+PYTHON_NODES = os.environ.get("LASAGNE_PYTHON_NODES", "1") != "0"
 
 _MEMO = {}
 _SRC = "def {name}(*args):\n    return jitable_func(*args)\n"
@@ -157,6 +163,23 @@ def _thunk(fn, inputs, outputs):
     return thunk
 
 
+def _perform_thunk(perform, node, inputs, outputs):
+    # Outputs start empty at each call: a `perform` may write into the
+    # array it finds there, which the caller may still hold.
+    if len(inputs) == 1 and len(outputs) == 1:
+        cell, out = inputs[0], outputs[0]
+
+        def thunk():
+            out[0] = None
+            perform(node, [cell[0]], outputs)
+    else:
+        def thunk():
+            for out in outputs:
+                out[0] = None
+            perform(node, [cell[0] for cell in inputs], outputs)
+    return thunk
+
+
 class NumbaNodeLinker(LocalLinker):
     """Runs each node's cached Numba function in turn (see module doc)."""
 
@@ -188,9 +211,15 @@ class NumbaNodeLinker(LocalLinker):
             fgraph, order, input_storage, output_storage, storage_map)
         thunks = []
         for node in order:
-            thunk = _thunk(_scalar_outputs(node_function(node), node),
-                           [storage_map[v] for v in node.inputs],
-                           [storage_map[v] for v in node.outputs])
+            perform = python_perform(node) if PYTHON_NODES else None
+            if perform is not None:
+                thunk = _perform_thunk(perform, node,
+                                       [storage_map[v] for v in node.inputs],
+                                       [storage_map[v] for v in node.outputs])
+            else:
+                thunk = _thunk(_scalar_outputs(node_function(node), node),
+                               [storage_map[v] for v in node.inputs],
+                               [storage_map[v] for v in node.outputs])
             thunk.inputs = [storage_map[v] for v in node.inputs]
             thunk.outputs = [storage_map[v] for v in node.outputs]
             thunks.append(thunk)

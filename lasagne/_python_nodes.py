@@ -1,0 +1,117 @@
+"""Nodes the node linker runs from Python, compiling nothing.
+
+Compiling a node with Numba costs a quarter of a second at the least, and a
+training graph has dozens of nodes whose work numpy does as fast: shapes
+and views (``Shape_i``, ``DimShuffle``, ``Reshape``, ``Subtensor``),
+checks (``SpecifyShape``, ``Assert``), small bookkeeping on scalars (an
+optimizer's step count, a learning rate), matrix products (numpy calls the
+same BLAS), joins and splits, reductions and the softmax of a classifier.
+:func:`python_perform` gives such a node a function run from Python, with
+PyTensor's ``perform`` calling convention; the linker compiles the others
+(fused elementwise loops, our convolution, pooling and recurrence kernels)
+with Numba.
+
+A Python call costs a few microseconds, as a Numba entry point does; where
+the work is large, numpy's routines (BLAS, pairwise sums, ``concatenate``)
+are the ones Numba would call or match.
+"""
+import numpy as np
+from pytensor.raise_op import CheckAndRaise
+from pytensor.scalar import basic as ps
+from pytensor.tensor.basic import (ARange, Alloc, AllocEmpty, Join,
+                                   MakeVector, ScalarFromTensor, Split,
+                                   TensorFromScalar)
+from pytensor.tensor.elemwise import CAReduce, DimShuffle, Elemwise
+from pytensor.tensor.math import Dot
+from pytensor.tensor.shape import Reshape, Shape, Shape_i, SpecifyShape
+from pytensor.tensor.special import LogSoftmax, Softmax
+from pytensor.tensor.subtensor import (AdvancedSubtensor, AdvancedSubtensor1,
+                                       IncSubtensor, Subtensor)
+
+from .ops.contiguous import AsContiguous
+
+__all__ = ["python_perform"]
+
+#: Ops whose own ``perform`` is numpy at numpy's speed.
+_PERFORM_OPS = (Shape, Shape_i, SpecifyShape, Reshape, CheckAndRaise,
+                MakeVector, ScalarFromTensor, TensorFromScalar, ARange, Alloc,
+                AllocEmpty, Join, Split, DimShuffle, Subtensor, IncSubtensor,
+                AdvancedSubtensor1, AdvancedSubtensor, Dot, AsContiguous)
+
+#: Reductions run as ``ufunc.reduce``, with the value an empty reduction
+#: starts from (None: numpy's identity).
+_REDUCTIONS = {ps.Add: (np.add, None), ps.Mul: (np.multiply, None),
+               ps.ScalarMaximum: (np.maximum, -np.inf),
+               ps.ScalarMinimum: (np.minimum, np.inf)}
+
+
+def python_perform(node):
+    """A ``perform(node, inputs, output_storage)`` function running `node`
+    from Python, or None where the node is better compiled."""
+    op = node.op
+    if isinstance(op, _PERFORM_OPS):
+        return op.perform
+    if isinstance(op, Elemwise):
+        return _elemwise(node)
+    if isinstance(op, CAReduce):
+        return _reduction(node)
+    if isinstance(op, (Softmax, LogSoftmax)):
+        return _softmax(node)
+    return None
+
+
+def _elemwise(node):
+    """Elemwise on scalars (0-d arrays), or one numpy ufunc on arrays: its
+    ``perform``. A fused loop of several operations stays compiled."""
+    op = node.op
+    if len(node.inputs) + len(node.outputs) > 32:
+        return None
+    if all(out.type.ndim == 0 for out in node.outputs):
+        op.prepare_node(node, None, None, "py")
+        return op.perform
+    spec = getattr(op.scalar_op, "nfunc_spec", None)
+    if (spec is None or isinstance(op.scalar_op, ps.Composite)
+            or spec[1] != len(node.inputs) or len(node.outputs) != 1):
+        return None
+    op.prepare_node(node, None, None, "py")
+    return op.perform if isinstance(op.nfunc, np.ufunc) else None
+
+
+def _reduction(node):
+    op = node.op
+    found = _REDUCTIONS.get(type(op.scalar_op))
+    dtype = np.dtype(node.outputs[0].type.dtype)
+    if found is None or dtype.kind not in "fc":
+        return None
+    ufunc, initial = found
+    acc = np.dtype(getattr(op, "acc_dtype", None) or dtype)
+    kwargs = {} if initial is None else {"initial": initial}
+    axis = op.axis
+
+    def perform(node, inputs, outputs):
+        with np.errstate(all="ignore"):  # overflow gives inf, as compiled
+            value = ufunc.reduce(inputs[0], axis=axis, dtype=acc, **kwargs)
+        outputs[0][0] = np.asarray(value, dtype=dtype)
+    return perform
+
+
+def _softmax(node):
+    """Softmax and log-softmax as PyTensor defines them (the maximum
+    subtracted first), sums accumulated in float64."""
+    axis = node.op.axis
+    dtype = np.dtype(node.outputs[0].type.dtype)
+    log = isinstance(node.op, LogSoftmax)
+
+    def perform(node, inputs, outputs):
+        x = np.asarray(inputs[0], dtype=dtype)
+        with np.errstate(all="ignore"):  # inf and nan pass through
+            shifted = x - x.max(axis=axis, keepdims=True)
+            exp = np.exp(shifted)
+            total = exp.sum(axis=axis, keepdims=True, dtype=np.float64)
+        if log:
+            shifted -= np.log(total).astype(dtype)
+            outputs[0][0] = shifted
+        else:
+            exp /= total.astype(dtype)
+            outputs[0][0] = exp
+    return perform
