@@ -29,6 +29,10 @@ from pytensor.tensor.subtensor import (AdvancedSubtensor, AdvancedSubtensor1,
                                        IncSubtensor, Subtensor)
 
 from .ops.contiguous import AsContiguous
+from .ops.batchnorm import (BatchNormInference, BatchNormTrain,
+                            BatchNormTrainGrad)
+from .ops.conv import _ConvOpBase
+from .ops.recurrent import _RecurrenceBase
 
 __all__ = ["python_perform"]
 
@@ -57,6 +61,12 @@ def python_perform(node):
         return _reduction(node)
     if isinstance(op, (Softmax, LogSoftmax)):
         return _softmax(node)
+    if isinstance(op, _ConvOpBase) and op._kernels(node) is not None:
+        return op.perform  # the kernels compiled once per machine
+    if (isinstance(op, (_RecurrenceBase, BatchNormTrain, BatchNormTrainGrad,
+                        BatchNormInference))
+            and node.inputs[0].dtype in ("float32", "float64")):
+        return op.perform  # likewise
     return None
 
 

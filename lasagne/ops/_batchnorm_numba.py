@@ -5,6 +5,7 @@ one channel per thread (``prange``): a channel's statistics, then its
 output, in passes over data that is still in cache; accumulators are
 float64. The inference kernel runs one example per thread.
 """
+import numba
 import numpy as np
 from numba import prange
 from pytensor.link.numba.dispatch.basic import (
@@ -124,6 +125,21 @@ def _inference(x, gamma, beta, mean, inv_std):
 def _compile(fn):
     start_parallel_runtime()
     return numba_njit(fn, parallel=True)
+
+
+_MACHINE = {}
+
+
+def machine_kernels():
+    """The three kernels as functions compiled once per machine (Numba's
+    cache beside this file), for ``perform`` (:mod:`lasagne.linker` and the
+    C VM call it from Python): (train, train_grad, inference)."""
+    if not _MACHINE:
+        start_parallel_runtime()
+        _MACHINE["kernels"] = tuple(
+            numba.njit(fn, parallel=True, cache=True)
+            for fn in (_train, _train_grad, _inference))
+    return _MACHINE["kernels"]
 
 
 def _salt():

@@ -76,6 +76,15 @@ def batch_stats_numpy(x, epsilon):
     return mean, 1.0 / np.sqrt(var + epsilon)
 
 
+def _machine_kernels(x):
+    """The Numba kernels compiled once per machine (train, train_grad,
+    inference) where they serve `x`'s dtype, else None (numpy)."""
+    if x.dtype not in (np.float32, np.float64):
+        return None
+    from ._batchnorm_numba import machine_kernels  # imports this module
+    return machine_kernels()
+
+
 class BatchNormTrain(Op):
     """Batch normalisation with the statistics of the batch.
 
@@ -105,6 +114,12 @@ class BatchNormTrain(Op):
                      [x.type(), channels.type(), channels.type()])
 
     def perform(self, node, inputs, outputs):
+        kernels = _machine_kernels(inputs[0])
+        if kernels is not None:
+            for out, value in zip(outputs, kernels[0](
+                    *inputs, self.epsilon, self.rectify)):
+                out[0] = value
+            return
         x, gamma, beta = inputs
         mean, inv_std = batch_stats_numpy(x, self.epsilon)
         scale = gamma * inv_std
@@ -211,6 +226,14 @@ class BatchNormTrainGrad(Op):
                      [x.type(), gamma.type(), gamma.type()])
 
     def perform(self, node, inputs, outputs):
+        kernels = _machine_kernels(inputs[0])
+        if kernels is not None:
+            x, gy, gamma, mean, inv_std = inputs[:5]
+            y = inputs[5] if self.rectify else x
+            for out, value in zip(outputs, kernels[1](
+                    x, gy, gamma, mean, inv_std, y, self.rectify)):
+                out[0] = value
+            return
         dtype = inputs[0].dtype
         for out, value in zip(outputs, train_grad_numpy(*inputs)):
             out[0] = np.asarray(value).astype(dtype, copy=False)
@@ -259,6 +282,10 @@ class BatchNormInference(Op):
         return Apply(self, [x, *per_channel], [x.type()])
 
     def perform(self, node, inputs, outputs):
+        kernels = _machine_kernels(inputs[0])
+        if kernels is not None:
+            outputs[0][0] = kernels[2](*inputs)
+            return
         outputs[0][0] = inference_numpy(*inputs).astype(inputs[0].dtype,
                                                         copy=False)
 
