@@ -36,10 +36,11 @@ from pytensor.link.basic import Container, LocalLinker
 from pytensor.link.utils import gc_helper, map_storage, raise_with_op
 from pytensor.scalar import ScalarType
 
+from ._flat_nodes import flat_thunk, flat_twin
 from ._python_nodes import python_perform
 
 __all__ = ["NumbaNodeLinker", "node_function", "node_cache_key",
-           "NODE_STATS", "cache_counts"]
+           "compiled_form", "NODE_STATS", "cache_counts"]
 
 #: Counters, for tests and benchmarks: ``built`` node functions made in
 #: this process (compiled, or loaded from Numba's cache, at their first
@@ -49,6 +50,9 @@ NODE_STATS = {"built": 0, "reused": 0}
 #: Run the nodes :func:`~lasagne._python_nodes.python_perform` takes from
 #: Python (``LASAGNE_PYTHON_NODES=0``: compile every node with Numba).
 PYTHON_NODES = os.environ.get("LASAGNE_PYTHON_NODES", "1") != "0"
+#: Compile elementwise nodes as their rank-free twins where they have one
+#: (:mod:`lasagne._flat_nodes`; ``LASAGNE_FLAT_NODES=0``: as written).
+FLAT_NODES = os.environ.get("LASAGNE_FLAT_NODES", "1") != "0"
 
 _MEMO = {}
 _SRC = "def {name}(*args):\n    return jitable_func(*args)\n"
@@ -64,15 +68,30 @@ def node_cache_key(node):
                                                        node=node)[1])
 
 
+def _shape_free_ops():
+    from pytensor.tensor.elemwise import Elemwise
+    from .ops.pool import MaxPoolGradGrad, Pool, PoolGrad
+    return (Elemwise, Pool, PoolGrad, MaxPoolGradGrad)
+
+
+_SHAPE_FREE = _shape_free_ops()
+
+
 def _full_key(node, key):
     # PyTensor's key names the Op; the function generated for it can also
     # depend on the node's input and output types (a MakeVector of two
     # scalars or of four), so they are part of the key.
     if key is None:
         return None
-    types = repr([(v.type, v.type.numpy_dtype.str
-                   if hasattr(v.type, "numpy_dtype") else None)
-                  for v in node.inputs + node.outputs])
+    if isinstance(node.op, _SHAPE_FREE):
+        # Their code depends on ranks and broadcastable dimensions, not on
+        # static lengths: the same pooling after two layers is one function.
+        types = repr([(v.type.dtype, v.type.broadcastable)
+                      for v in node.inputs + node.outputs])
+    else:
+        types = repr([(v.type, v.type.numpy_dtype.str
+                       if hasattr(v.type, "numpy_dtype") else None)
+                      for v in node.inputs + node.outputs])
     digest = hashlib.sha256(types.encode()).hexdigest()[:20]
     return (f"lasagne_node_{key}_{digest}"
             f"_fastmath{int(config.numba__fastmath)}")
@@ -86,6 +105,16 @@ def cache_counts():
         hits += sum(dispatcher.stats.cache_hits.values())
         misses += sum(dispatcher.stats.cache_misses.values())
     return hits, misses
+
+
+def compiled_form(node):
+    """What the linker compiles for `node`: None where it runs from Python,
+    ``(twin, full)`` where it runs as its flat twin
+    (:func:`lasagne._flat_nodes.flat_twin`), else `node` itself."""
+    if PYTHON_NODES and python_perform(node) is not None:
+        return None
+    twin = flat_twin(node) if FLAT_NODES else None
+    return node if twin is None else twin
 
 
 def node_function(node):
@@ -211,17 +240,19 @@ class NumbaNodeLinker(LocalLinker):
             fgraph, order, input_storage, output_storage, storage_map)
         thunks = []
         for node in order:
-            perform = python_perform(node) if PYTHON_NODES else None
-            if perform is not None:
-                thunk = _perform_thunk(perform, node,
-                                       [storage_map[v] for v in node.inputs],
-                                       [storage_map[v] for v in node.outputs])
+            ins = [storage_map[v] for v in node.inputs]
+            outs = [storage_map[v] for v in node.outputs]
+            form = compiled_form(node)
+            if form is None:
+                thunk = _perform_thunk(python_perform(node), node, ins, outs)
+            elif form is not node:
+                twin, full = form
+                thunk = flat_thunk(node_function(twin), full, node, ins,
+                                   outs)
             else:
                 thunk = _thunk(_scalar_outputs(node_function(node), node),
-                               [storage_map[v] for v in node.inputs],
-                               [storage_map[v] for v in node.outputs])
-            thunk.inputs = [storage_map[v] for v in node.inputs]
-            thunk.outputs = [storage_map[v] for v in node.outputs]
+                               ins, outs)
+            thunk.inputs, thunk.outputs = ins, outs
             thunks.append(thunk)
 
         # Free each intermediate after its last use, as the single Numba

@@ -11,7 +11,7 @@ import pytest
 
 import lasagne
 from lasagne import linker
-from lasagne._python_nodes import python_perform
+from pytensor.graph.basic import Apply
 from lasagne.layers import (Conv2DLayer, DenseLayer, DropoutLayer,
                             InputLayer, LSTMLayer, MaxPool2DLayer, batch_norm,
                             get_all_params, get_output)
@@ -19,9 +19,11 @@ from lasagne.nonlinearities import softmax
 
 
 def _compiled(fn):
-    """The nodes of `fn` the linker compiles (the others run in Python)."""
-    return [node for node in fn.maker.fgraph.toposort()
-            if python_perform(node) is None]
+    """The nodes the linker compiles for `fn` (flat twins where it
+    compiles those; the other nodes run in Python)."""
+    forms = [linker.compiled_form(node) for node in fn.maker.fgraph.toposort()]
+    return [form if isinstance(form, Apply) else form[0]
+            for form in forms if form is not None]
 
 
 def _keys(fn):

@@ -1,0 +1,101 @@
+"""Elementwise nodes of every rank compiled as one flat twin."""
+import numpy as np
+import pytensor
+import pytensor.tensor as pt
+import pytest
+
+from lasagne import linker
+from lasagne._flat_nodes import flat_twin
+
+
+def _forms(fn):
+    return [linker.compiled_form(node) for node in fn.maker.fgraph.toposort()]
+
+
+def _update(p, g, v):
+    # a momentum step, one fused loop per parameter
+    v_new = 0.9 * v - 0.1 * g
+    return p + 0.9 * v_new - 0.1 * g, v_new
+
+
+def test_updates_of_every_rank_share_one_compiled_function():
+    tensors = [pt.tensor(dtype="float64", shape=(None,) * r, name=f"t{r}")
+               for r in (1, 2, 4) for _ in range(3)]
+    outs = []
+    for r in range(3):
+        outs += _update(*tensors[3 * r:3 * r + 3])
+    fn = pytensor.function(tensors, outs, mode="NUMBA_NODE")
+    twins = [form for form in _forms(fn) if form is not None]
+    assert len(twins) == 3 and all(isinstance(form, tuple) for form in twins)
+    assert len({linker.node_cache_key(twin) for twin, _ in twins}) == 1
+    rng = np.random.default_rng(0)
+    values = [rng.standard_normal((3, 4, 5, 2)[:r])
+              for r in (1, 2, 4) for _ in range(3)]
+    got = fn(*values)
+    for r in range(3):
+        p, g, v = values[3 * r:3 * r + 3]
+        v_new = 0.9 * v - 0.1 * g
+        np.testing.assert_allclose(got[2 * r], p + 0.9 * v_new - 0.1 * g,
+                                   rtol=1e-14)
+        np.testing.assert_allclose(got[2 * r + 1], v_new, rtol=1e-14)
+        assert got[2 * r].shape == p.shape
+
+
+def test_arrays_without_a_flat_view_are_copied_not_compiled_again():
+    a = pt.matrix("a")
+    b = pt.matrix("b")
+    fn = pytensor.function([a, b], pt.exp(a) * b + 1, mode="NUMBA_NODE")
+    [form] = [f for f in _forms(fn) if f is not None]
+    assert isinstance(form, tuple)
+    av = np.arange(12.0).reshape(3, 4) / 10
+    bv = np.linspace(-1, 1, 12).reshape(4, 3).T  # not C-contiguous
+    np.testing.assert_allclose(fn(av, np.ascontiguousarray(bv)),
+                               np.exp(av) * bv + 1, rtol=1e-14)
+    built = dict(linker.NODE_STATS)
+    np.testing.assert_allclose(fn(av, bv), np.exp(av) * bv + 1, rtol=1e-14)
+    assert linker.NODE_STATS == built
+
+
+def test_scalars_broadcast_to_the_flat_loop():
+    x = pt.tensor3("x")
+    s = pt.dscalar("s")
+    fn = pytensor.function([x, s], pt.tanh(x) * s - s, mode="NUMBA_NODE")
+    assert any(isinstance(f, tuple) for f in _forms(fn))
+    xv = np.linspace(-2, 2, 24).reshape(2, 3, 4)
+    np.testing.assert_allclose(fn(xv, 3.0), np.tanh(xv) * 3 - 3, rtol=1e-14)
+    assert fn(np.zeros((0, 3, 4)), 1.0).shape == (0, 3, 4)
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (2, 4), (3, 2)])
+def test_shapes_that_differ_still_raise(shape):
+    a = pt.matrix("a")
+    b = pt.matrix("b")
+    fn = pytensor.function([a, b], pt.exp(a) * b + 1, mode="NUMBA_NODE")
+    with pytest.raises(ValueError, match=r"\(2, 3\).*equal shapes"):
+        fn(np.ones((2, 3)), np.ones(shape))
+
+
+def test_in_place_updates_of_a_shared_matrix():
+    w = pytensor.shared(np.arange(6.0).reshape(2, 3), name="w")
+    g = pt.matrix("g")
+    fn = pytensor.function([g], [], updates=[(w, w * 0.5 - 0.1 * g)],
+                           mode="NUMBA_NODE")
+    assert any(isinstance(f, tuple) for f in _forms(fn))
+    for _ in range(2):
+        fn(np.ones((2, 3)))
+    want = (np.arange(6.0).reshape(2, 3) * 0.5 - 0.1) * 0.5 - 0.1
+    np.testing.assert_allclose(w.get_value(), want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("build", [
+    lambda a, v: a + v.dimshuffle("x", 0),  # partly broadcast: as written
+    lambda a, v: pt.exp(a.sum()),  # rank 0
+])
+def test_nodes_without_a_twin(build):
+    a = pt.matrix("a")
+    v = pt.vector("v")
+    out = build(a, v)
+    fn = pytensor.function([a, v], out, mode="NUMBA_NODE",
+                           on_unused_input="ignore")
+    assert all(flat_twin(node) is None
+               for node in fn.maker.fgraph.toposort())
