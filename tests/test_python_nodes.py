@@ -165,3 +165,28 @@ def test_random_draws_follow_the_generator_stream():
     for got, python, numba in zip(*draws.values()):
         np.testing.assert_array_equal(got, python)
         np.testing.assert_allclose(got, numba, rtol=1e-15)
+
+
+def test_kernel_nodes_take_read_only_and_strided_arrays():
+    # JAX hands back read-only arrays; the kernels are compiled for
+    # writable C-contiguous ones.
+    import lasagne
+    from lasagne.layers import (Conv2DLayer, InputLayer, LSTMLayer,
+                                batch_norm, get_output)
+    x = pt.tensor4("x")
+    s = pt.tensor3("s")
+    conv = batch_norm(Conv2DLayer(InputLayer((None, 2, 5, 5), x), 3, 3))
+    lstm = LSTMLayer(InputLayer((None, 4, 3), s), 5)
+    outs = [get_output(conv), get_output(lstm)]
+    params = lasagne.layers.get_all_params([conv, lstm], trainable=True)
+    cost = sum(o.sum() for o in outs)
+    fn = _node_linker_function([x, s], outs + pytensor.grad(cost, params))
+    assert {"Conv", "BatchNormTrain", "RecurrenceForward"} <= _in_python(fn)
+    rng = np.random.default_rng(3)
+    xv = rng.standard_normal((2, 5, 5, 2)).transpose(0, 3, 1, 2)  # strided
+    sv = rng.standard_normal((2, 4, 3))
+    want = fn(np.ascontiguousarray(xv), sv.copy())
+    xv.setflags(write=False)
+    sv.setflags(write=False)
+    for got, expected in zip(fn(xv, sv), want):
+        np.testing.assert_array_equal(got, expected)

@@ -61,6 +61,8 @@ _forward, _grad_input, _grad_filters = _wrappers(KERNEL_SALT)
 def _lift(a):
     """``(B, C, *spatial)`` as a C-contiguous ``(B, C, D, H, W)``."""
     a = np.ascontiguousarray(a)
+    if not a.flags.writeable:  # a read-only array is another kernel type
+        a = a.copy()
     return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
 
 

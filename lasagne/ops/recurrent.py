@@ -40,6 +40,13 @@ _CELLS = {
 }
 
 
+def kernel_array(a, dtype=None):
+    """`a` as the kernels take it: C-contiguous and writable (a read-only
+    array, from JAX or a memory map, would be a new kernel signature)."""
+    a = np.ascontiguousarray(a, dtype)
+    return a if a.flags.writeable else a.copy()
+
+
 class _RecurrenceBase(Op):
     __props__ = ("cell", "activations", "backwards", "grad_clipping",
                  "peepholes", "has_mask", "project_input")
@@ -110,7 +117,7 @@ class _RecurrenceBase(Op):
         """Contiguous peepholes, input weights, bias and mask, or dummy
         arrays where absent (fixed kernel types)."""
         dtype = x_like.dtype
-        c = np.ascontiguousarray
+        c = kernel_array
         if peep is None:
             peep = np.zeros((3, 1), dtype)
         if proj is None:
@@ -194,7 +201,7 @@ class RecurrenceForward(_RecurrenceBase):
         """Numpy in, numpy out (the Numba kernels, called from Python)."""
         x, w_hid, states, peep, proj, mask = self._split(inputs)
         peep_a, w_in, bias, mask_a = self._kernel_extras(x, peep, proj, mask)
-        c = np.ascontiguousarray
+        c = kernel_array
         x, w_hid = c(x), c(w_hid)
         states = [c(s) for s in states]
         acts, opts = self.codes, self.options(inputs[0].dtype)
@@ -287,7 +294,7 @@ class RecurrenceBackward(_RecurrenceBase):
         (x, w_hid, states, peep, proj, mask), outs, cots = (
             self._split_backward(inputs))
         peep_a, w_in, _, mask_a = self._kernel_extras(x, peep, proj, mask)
-        c = np.ascontiguousarray
+        c = kernel_array
         w_hid = c(w_hid)
         states = [c(s) for s in states]
         outs = [c(o) for o in outs]
