@@ -183,10 +183,12 @@ def test_kernel_nodes_take_read_only_and_strided_arrays():
     fn = _node_linker_function([x, s], outs + pytensor.grad(cost, params))
     assert {"Conv", "BatchNormTrain", "RecurrenceForward"} <= _in_python(fn)
     rng = np.random.default_rng(3)
-    xv = rng.standard_normal((2, 5, 5, 2)).transpose(0, 3, 1, 2)  # strided
+    strided = rng.standard_normal((2, 5, 5, 2)).transpose(0, 3, 1, 2)
+    xv = np.ascontiguousarray(strided)
     sv = rng.standard_normal((2, 4, 3))
-    want = fn(np.ascontiguousarray(xv), sv.copy())
-    xv.setflags(write=False)
-    sv.setflags(write=False)
-    for got, expected in zip(fn(xv, sv), want):
-        np.testing.assert_array_equal(got, expected)
+    want = fn(xv, sv)
+    for arrays in ((xv.copy(), sv.copy()), (strided, sv.copy())):
+        for a in arrays:
+            a.setflags(write=False)
+        for got, expected in zip(fn(*arrays), want):
+            np.testing.assert_array_equal(got, expected)
