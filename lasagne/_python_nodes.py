@@ -4,17 +4,19 @@ Compiling a node with Numba costs a quarter of a second at the least, and a
 training graph has dozens of nodes whose work numpy does as fast: shapes
 and views (``Shape_i``, ``DimShuffle``, ``Reshape``, ``Subtensor``),
 checks (``SpecifyShape``, ``Assert``), small bookkeeping on scalars (an
-optimizer's step count, a learning rate), matrix products (numpy calls the
-same BLAS), joins and splits, reductions and the softmax of a classifier.
+optimizer's step count, a learning rate), matrix products, joins and
+splits, reductions and the softmax of a classifier.
 :func:`python_perform` gives such a node a function run from Python, with
 PyTensor's ``perform`` calling convention; the linker compiles the others
 (fused elementwise loops, our convolution, pooling and recurrence kernels)
 with Numba.
 
 A Python call costs a few microseconds, as a Numba entry point does; where
-the work is large, numpy's routines (BLAS, pairwise sums, ``concatenate``)
-are the ones Numba would call or match.
+the work is large, numpy's routines (pairwise sums, ``concatenate``) match
+Numba's, and matrix products call the same Numba ``np.dot`` as before,
+compiled once per machine.
 """
+import numba
 import numpy as np
 from pytensor.raise_op import CheckAndRaise
 from pytensor.scalar import basic as ps
@@ -41,7 +43,7 @@ __all__ = ["python_perform"]
 _PERFORM_OPS = (Shape, Shape_i, SpecifyShape, Reshape, CheckAndRaise,
                 MakeVector, ScalarFromTensor, TensorFromScalar, ARange, Alloc,
                 AllocEmpty, Join, Split, DimShuffle, Subtensor, IncSubtensor,
-                AdvancedSubtensor1, AdvancedSubtensor, Dot, AsContiguous)
+                AdvancedSubtensor1, AdvancedSubtensor, AsContiguous)
 
 #: Reductions run as ``ufunc.reduce``, with the value an empty reduction
 #: starts from (None: numpy's identity).
@@ -56,6 +58,8 @@ def python_perform(node):
     op = node.op
     if isinstance(op, _PERFORM_OPS):
         return op.perform
+    if isinstance(op, Dot):
+        return _dot(node)
     if isinstance(op, Elemwise):
         return _elemwise(node)
     if isinstance(op, CAReduce):
@@ -88,6 +92,45 @@ def _elemwise(node):
         return None
     op.prepare_node(node, None, None, "py")
     return op.perform if isinstance(op.nfunc, np.ufunc) else None
+
+
+@numba.njit(cache=True)
+def _blas_dot(x, y):
+    return np.dot(x, y)
+
+
+def warm_products(dtype):
+    """Compile (or load) the products of every layout a training step
+    uses, for `dtype` (:mod:`lasagne.precompile`)."""
+    m = np.arange(12, dtype=dtype).reshape(3, 4)
+    v = np.ones(4, dtype)
+    for x, y in ((m, m.T), (m.T, m), (m, np.ascontiguousarray(m.T)),
+                 (np.ascontiguousarray(m.T).T, m.T), (m, v), (v, m.T),
+                 (v, v)):
+        _blas_dot(x, y)
+
+
+def _dot(node):
+    """Products of float matrices and vectors through Numba's ``np.dot``,
+    compiled once per machine and layout: SciPy's OpenBLAS, as the Numba
+    backend calls it. Numpy's own OpenBLAS keeps its threads spinning
+    after a product (it is loaded before lasagne can set
+    ``OPENBLAS_THREAD_TIMEOUT``), and they took the cores from the
+    convolution kernels that ran next: the MNIST CNN step was 35 % slower.
+    Other dtypes, and read-only arrays, go through numpy."""
+    x, y = node.inputs
+    dtype = node.outputs[0].type.dtype
+    if not (x.type.dtype == y.type.dtype == dtype
+            and dtype in ("float32", "float64")):
+        return node.op.perform
+
+    def perform(node, inputs, outputs):
+        a, b = inputs
+        if a.flags.writeable and b.flags.writeable:
+            outputs[0][0] = np.asarray(_blas_dot(a, b))
+        else:
+            outputs[0][0] = np.asarray(np.dot(a, b))
+    return perform
 
 
 def _reduction(node):

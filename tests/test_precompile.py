@@ -3,7 +3,7 @@ for the dtype asked."""
 import pytest
 from numba.core import types
 
-from lasagne import precompile
+from lasagne import _python_nodes, precompile
 from lasagne.ops import _batchnorm_numba, _conv_perform, recurrent_kernels
 
 
@@ -18,7 +18,8 @@ def test_exercise_compiles_every_kernel_for_the_dtype():
                _conv_perform._grad_filters, *_batchnorm_numba.machine_kernels(),
                recurrent_kernels.lstm_forward, recurrent_kernels.lstm_backward,
                recurrent_kernels.gru_forward, recurrent_kernels.gru_backward,
-               recurrent_kernels.rnn_forward, recurrent_kernels.rnn_backward]
+               recurrent_kernels.rnn_forward, recurrent_kernels.rnn_backward,
+               _python_nodes._blas_dot]
     for kernel in kernels:
         assert "float32" in _dtypes(kernel), kernel
 
