@@ -96,9 +96,9 @@ def test_returned_arrays_are_not_overwritten_by_the_next_call():
     np.testing.assert_array_equal(second, np.full((2, 3), 2.5))
 
 
-def test_scalar_bookkeeping_and_single_ufuncs_run_in_python():
-    # An optimizer's step count and learning rate are 0-d; a lone ufunc
-    # on arrays is numpy's loop; a fused loop of several stays compiled.
+def test_scalar_bookkeeping_runs_in_python():
+    # An optimizer's step count and learning rate are 0-d; loops on arrays,
+    # a lone ufunc or a fused one, stay compiled.
     t = pt.dscalar("t")
     a = pt.matrix("a")
     b = pt.vector("b")
@@ -106,6 +106,7 @@ def test_scalar_bookkeeping_and_single_ufuncs_run_in_python():
     fn = _node_linker_function([t, a, b], [rate, pt.maximum(a, b),
                                            pt.tanh(a) * b + 1])
     compiled = _compiled(fn)
+    # the two loops on arrays fuse into one compiled node
     assert [node.outputs[0].type.ndim for node in compiled] == [2]
     av = np.linspace(-2, 2, 6).reshape(2, 3)
     bv = np.array([0.5, -1.0, 0.0])
@@ -139,10 +140,10 @@ def test_the_switch_compiles_every_node(monkeypatch):
     for python_nodes in (True, False):
         monkeypatch.setattr(linker, "PYTHON_NODES", python_nodes)
         before = sum(linker.NODE_STATS.values())
-        fn = _node_linker_function([x], (x * 2).sum())
+        fn = _node_linker_function([x], x.sum() * 2)
         total[python_nodes] = sum(linker.NODE_STATS.values()) - before
         assert float(fn(np.arange(4.0))) == 12.0
-    # Sum and the lone multiplication run in Python unless switched off
+    # Sum and the scalar multiplication run in Python unless switched off
     assert total == {True: 0, False: 2}
 
 

@@ -5,7 +5,6 @@ one channel per thread (``prange``): a channel's statistics, then its
 output, in passes over data that is still in cache; accumulators are
 float64. The inference kernel runs one example per thread.
 """
-import numba
 import numpy as np
 from numba import prange
 from pytensor.link.numba.dispatch.basic import (
@@ -136,8 +135,10 @@ def machine_kernels():
     C VM call it from Python): (train, train_grad, inference)."""
     if not _MACHINE:
         start_parallel_runtime()
+        # PyTensor's options (fast-math flags: the float64 sums vectorise)
+        # with a Python entry point
         _MACHINE["kernels"] = tuple(
-            numba.njit(fn, parallel=True, cache=True)
+            numba_njit(fn, parallel=True, cache=True, final_function=True)
             for fn in (_train, _train_grad, _inference))
     return _MACHINE["kernels"]
 
