@@ -13,9 +13,11 @@ machine the CPU time is the steadier figure.
   units) trained with Adam, compiled after ``cnn`` in the same compiledir,
   as when a user edits a script and runs it again.
 
-Our own kernels (convolution, pooling, recurrence) are compiled once per
-machine into Numba's cache beside their sources; ``--cold-kernels`` deletes
-that cache first, to time a machine's very first use.
+Our own kernels (convolution, recurrence, batch norm, the matrix products
+of the node linker) are compiled once per machine into Numba's cache beside
+their sources, by ``python -m lasagne.precompile`` after installing (or at
+their first use); ``--cold-kernels`` deletes that cache first, to time a
+machine's very first use without that step.
 
     python benchmarks/cold_compile.py [--mode MODE] [--cold-kernels] [case ...]
 """
@@ -145,10 +147,12 @@ def _run(case, mode, compiledir):
 def main(cases, mode, cold_kernels):
     for case in cases:
         if cold_kernels:
-            ops = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                               os.pardir, "lasagne", "ops", "__pycache__")
-            for path in glob.glob(os.path.join(ops, "*.nb[ic]")):
-                os.remove(path)
+            package = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                   os.pardir, "lasagne")
+            for folder in ("__pycache__", os.path.join("ops", "__pycache__")):
+                for path in glob.glob(os.path.join(package, folder,
+                                                   "*.nb[ic]")):
+                    os.remove(path)
         with tempfile.TemporaryDirectory() as compiledir:
             if case == "variant":
                 wall, cpu = _run("cnn", mode, compiledir)
