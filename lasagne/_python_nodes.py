@@ -25,7 +25,6 @@ from pytensor.tensor.basic import (ARange, Alloc, AllocEmpty, Join,
                                    TensorFromScalar)
 from pytensor.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from pytensor.tensor.math import Dot
-from pytensor.tensor.random.op import RandomVariableWithCoreShape
 from pytensor.tensor.shape import Reshape, Shape, Shape_i, SpecifyShape
 from pytensor.tensor.special import LogSoftmax, Softmax
 from pytensor.tensor.subtensor import (AdvancedSubtensor, AdvancedSubtensor1,
@@ -66,8 +65,6 @@ def python_perform(node):
         return _reduction(node)
     if isinstance(op, (Softmax, LogSoftmax)):
         return _softmax(node)
-    if isinstance(op, RandomVariableWithCoreShape):
-        return _random_variable(op)
     if isinstance(op, _ConvOpBase) and op._kernels(node) is not None:
         return op.perform  # the kernels compiled once per machine
     if (isinstance(op, (_RecurrenceBase, BatchNormTrain, BatchNormTrainGrad,
@@ -145,27 +142,6 @@ def _reduction(node):
         with np.errstate(all="ignore"):  # overflow gives inf, as compiled
             value = ufunc.reduce(inputs[0], axis=axis, dtype=acc, **kwargs)
         outputs[0][0] = np.asarray(value, dtype=dtype)
-    return perform
-
-
-def _random_variable(op):
-    """A random variable's draw with numpy's generator (the stream Numba's
-    generator reproduces), skipping the core-shape input the Numba backend
-    wraps it with."""
-    inner = op.fgraph
-    [rv_node] = inner.apply_nodes
-    position = {var: i for i, var in enumerate(inner.inputs)}
-    picks = [(position[var], None) if var in position else (None, var.data)
-             for var in rv_node.inputs]
-    order = [rv_node.outputs.index(out) for out in inner.outputs]
-    rv_op = rv_node.op
-
-    def perform(node, inputs, outputs):
-        cells = [[None] for _ in rv_node.outputs]
-        rv_op.perform(rv_node, [inputs[i] if i is not None else data
-                                for i, data in picks], cells)
-        for out, k in zip(outputs, order):
-            out[0] = cells[k][0]
     return perform
 
 

@@ -147,27 +147,6 @@ def test_the_switch_compiles_every_node(monkeypatch):
     assert total == {True: 0, False: 2}
 
 
-def test_random_draws_follow_the_generator_stream():
-    # numpy's generator from Python, as the C and Python backends draw;
-    # Numba's generator (PyTensor's Numba mode) gives the same stream, up
-    # to the rounding of its fused scale and shift.
-    n = pt.iscalar("n")
-    draws = {}
-    for mode in ("NUMBA_NODE", "FAST_COMPILE", "NUMBA"):
-        rng = pytensor.shared(np.random.default_rng(7))
-        rng_u, u = pt.random.uniform(-1, 2, size=(n, 3), rng=rng,
-                                     return_next_rng=True)
-        rng_z, z = pt.random.normal(0.5, 2.0, size=(n,), rng=rng_u,
-                                    return_next_rng=True)
-        fn = pytensor.function([n], [u, z], mode=mode, updates={rng: rng_z})
-        if mode == "NUMBA_NODE":
-            assert "RandomVariableWithCoreShape" in _in_python(fn)
-        draws[mode] = [*fn(4), *fn(2)]
-    for got, python, numba in zip(*draws.values()):
-        np.testing.assert_array_equal(got, python)
-        np.testing.assert_allclose(got, numba, rtol=1e-15)
-
-
 def test_kernel_nodes_take_read_only_and_strided_arrays():
     # JAX hands back read-only arrays; the kernels are compiled for
     # writable C-contiguous ones.
