@@ -57,17 +57,45 @@ def _cost(rows, cols, tile_rows, width, speed):
 
 
 @_jit
+def _geometry(nv):
+    """(rows, speed) of the tile of `nv` vectors."""
+    if nv == 2:
+        return _R2, _S2
+    if nv == 4:
+        return _R4, _S4
+    return _R1, _S1
+
+
+@_jit
+def _remainder_vectors(rows, cols, lanes):
+    """The tile (1, 2 or 4 vectors) that does a `rows` x `cols` product
+    fastest, padding included, and that time."""
+    best, best_cost = 2, np.inf
+    for nv in (2, 4, 1):
+        tile_rows, speed = _geometry(nv)
+        cost = _cost(rows, cols, tile_rows, nv * lanes, speed)
+        if cost < best_cost:
+            best, best_cost = nv, cost
+    return best, best_cost
+
+
+@_jit
 def choose_vectors(rows, cols, itemsize):
     """Vectors per tile row (1, 2 or 4) that do a `rows` x `cols` product
-    fastest: the widest tiles are fastest, but waste more on a size that
-    is not a multiple of theirs."""
+    fastest, its rows past the last whole tile done by the tile that suits
+    them best (:func:`tile_product`): the widest tiles are fastest, but
+    waste more on a size that is not a multiple of theirs."""
     lanes = VECTOR_BYTES // itemsize
-    c1 = _cost(rows, cols, _R1, lanes, _S1)
-    c2 = _cost(rows, cols, _R2, 2 * lanes, _S2)
-    c4 = _cost(rows, cols, _R4, 4 * lanes, _S4)
-    if c2 <= c1 and c2 <= c4:
-        return 2
-    return 1 if c1 <= c4 else 4
+    best, best_cost = 2, np.inf
+    for nv in (2, 4, 1):
+        tile_rows, speed = _geometry(nv)
+        full = rows // tile_rows * tile_rows
+        cost = _cost(full, cols, tile_rows, nv * lanes, speed)
+        if rows > full:
+            cost += _remainder_vectors(rows - full, cols, lanes)[1]
+        if cost < best_cost:
+            best, best_cost = nv, cost
+    return best
 
 
 @_jit
@@ -81,24 +109,42 @@ def pack_columns(w):
 
 
 @_jit
-def tile_product(out, ldo, src, aoff, boff, steps, m, ldm, rows, cols,
-                 accumulate, nv):
-    """``out[i*ldo + j] (+)= sum_t src[aoff[i] + boff[t]] * m[t*ldm + j]``
-    for ``i < rows``, ``j < cols``, with tiles of `nv` vectors (see the
-    module docstring for the room the arrays need)."""
+def _tiles(out, ldo, src, aoff, boff, steps, m, ldm, row0, rows, cols,
+           accumulate, nv):
+    """Rows ``row0:rows`` of :func:`tile_product` with tiles of `nv`
+    vectors, a column panel at a time (the panel of ``m`` stays in cache
+    while every row tile reads it)."""
     lanes = VECTOR_BYTES // out.itemsize
     if nv == 2:
         for j0 in range(0, cols, 2 * lanes):
-            for i0 in range(0, rows, _R2):
+            for i0 in range(row0, rows, _R2):
                 tile2(out, i0 * ldo + j0, ldo, src, aoff, i0, boff, steps, m,
                       j0, ldm, accumulate)
     elif nv == 4:
         for j0 in range(0, cols, 4 * lanes):
-            for i0 in range(0, rows, _R4):
+            for i0 in range(row0, rows, _R4):
                 tile4(out, i0 * ldo + j0, ldo, src, aoff, i0, boff, steps, m,
                       j0, ldm, accumulate)
     else:
         for j0 in range(0, cols, lanes):
-            for i0 in range(0, rows, _R1):
+            for i0 in range(row0, rows, _R1):
                 tile1(out, i0 * ldo + j0, ldo, src, aoff, i0, boff, steps, m,
                       j0, ldm, accumulate)
+
+
+@_jit
+def tile_product(out, ldo, src, aoff, boff, steps, m, ldm, rows, cols,
+                 accumulate, nv):
+    """``out[i*ldo + j] (+)= sum_t src[aoff[i] + boff[t]] * m[t*ldm + j]``
+    for ``i < rows``, ``j < cols``, with tiles of `nv` vectors (see the
+    module docstring for the room the arrays need); the rows past the
+    last whole tile with the tile that suits them best."""
+    tile_rows = _geometry(nv)[0]
+    full = rows // tile_rows * tile_rows
+    _tiles(out, ldo, src, aoff, boff, steps, m, ldm, 0, full, cols,
+           accumulate, nv)
+    if rows > full:
+        lanes = VECTOR_BYTES // out.itemsize
+        rest = _remainder_vectors(rows - full, cols, lanes)[0]
+        _tiles(out, ldo, src, aoff, boff, steps, m, ldm, full, rows, cols,
+               accumulate, rest)
