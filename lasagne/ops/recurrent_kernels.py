@@ -18,7 +18,7 @@ register tile (:mod:`._tile_gemm`) with ``w_hid`` laid out once per call:
 OpenBLAS packs both operands again at every call and ran these thin
 products (50 rows by 100 x 400) at about 55 GFLOP/s on a Zen 3 core, the
 tile at about 85, which made the LSTM training step of
-``benchmarks/bench_lstm.py`` about 15 % faster.
+``benchmarks/bench_lstm.py`` about 20 % faster.
 
 Conventions shared by every kernel:
 
