@@ -22,11 +22,12 @@ def steps(backwards):
 
 def lstm_reference(x, w, c0, h0, peep, mask, backwards):
     """Lasagne's LSTM, one numpy step at a time; results in input order."""
+    n_steps, n = x.shape[0], w.shape[0]
     c, h = c0.copy(), h0.copy()
-    hid, cell = np.zeros((T, B, H)), np.zeros((T, B, H))
-    for t in steps(backwards):
+    hid, cell = np.zeros((n_steps,) + h.shape), np.zeros((n_steps,) + h.shape)
+    for t in (range(n_steps - 1, -1, -1) if backwards else range(n_steps)):
         a = x[t] + h @ w
-        i, f, g, o = (a[:, k * H:(k + 1) * H] for k in range(4))
+        i, f, g, o = (a[:, k * n:(k + 1) * n] for k in range(4))
         if peep is not None:
             i, f = i + c * peep[0], f + c * peep[1]
         c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
@@ -197,12 +198,12 @@ def test_lstm_verify_grad(backwards):
 
 @pytest.mark.parametrize("project", [False, True])
 def test_lstm_weight_gradient_over_many_chunks(project):
-    """A batch large enough that the backward kernel sums the
-    hidden-to-hidden weight gradient over several chunks of steps, the
-    last one partial (chunks of 3 or 6 steps of 7 with one or two lanes),
-    against the gradient of the same LSTM unrolled step by step in
-    PyTensor's own Ops."""
-    n_steps, n_batch, n = 7, 200, 4
+    """A batch for which the backward kernel sums the hidden-to-hidden
+    weight gradient over several chunks of steps, the last one partial
+    (chunks of 4 or 2 steps of 7 with two lanes or one), against the
+    gradient of the same LSTM unrolled step by step in PyTensor's own
+    Ops."""
+    n_steps, n_batch, n = 7, 60, 4
     rng = np.random.default_rng(11)
     n_in = 3 if project else 4 * n
     x = rng.normal(size=(n_steps, n_batch, n_in))
@@ -237,6 +238,54 @@ def test_lstm_weight_gradient_over_many_chunks(project):
                                   on_unused_input="ignore")(
         *([x, w] + ([w_in, b] if project else [])))
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
+def _unrolled_lstm(n_steps, n, x, w, c0, h0, peep):
+    """The LSTM of :func:`lstm_reference` (no mask, forwards) unrolled in
+    PyTensor's own Ops, for reference gradients."""
+    c, h, hids = c0, h0, []
+    for t in range(n_steps):
+        a = x[t] + pt.dot(h, w)
+        i, f, g, o = (a[:, k * n:(k + 1) * n] for k in range(4))
+        c = (pt.sigmoid(f + c * peep[1]) * c
+             + pt.sigmoid(i + c * peep[0]) * pt.tanh(g))
+        h = pt.sigmoid(o + c * peep[2]) * pt.tanh(c)
+        hids.append(h)
+    return pt.stack(hids)
+
+
+@pytest.mark.parametrize("n_steps, n_batch, n", [
+    (1, 1, 1), (3, 1, 5), (2, 7, 13), (4, 13, 3), (3, 25, 9)])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lstm_odd_sizes(n_steps, n_batch, n, dtype):
+    """Sizes that are not multiples of the products' register tile (units
+    not a multiple of 4 or 8, lanes of 1 to 13 rows, one step): states
+    against numpy, gradients against the unrolled graph."""
+    rng = np.random.default_rng(n_steps * 100 + n_batch * 10 + n)
+    v = dict(x=rng.normal(size=(n_steps, n_batch, 4 * n)),
+             w=rng.normal(0, 0.5, size=(n, 4 * n)),
+             c0=rng.normal(size=(n_batch, n)),
+             h0=rng.normal(size=(n_batch, n)),
+             peep=rng.normal(size=(3, n)))
+    v = {k: a.astype(dtype) for k, a in v.items()}
+    s = symbols(v)
+    hid, cell = lstm_sequence(s["x"], s["w"], s["c0"], s["h0"], s["peep"])
+    weights = rng.normal(size=n).astype(dtype)
+    ref = _unrolled_lstm(n_steps, n, *s.values())
+    params = list(s.values())
+    outs = [hid, cell] + pytensor.grad((hid * weights).sum(), params)
+    outs += pytensor.grad((ref * weights).sum(), params)
+    got = pytensor.function(params, outs, mode=FAST)(*v.values())
+    want = lstm_reference(*(v[k].astype("float64")
+                            for k in ("x", "w", "c0", "h0", "peep")),
+                          None, False)
+    tol = 1e-10 if dtype == "float64" else 2e-5
+    for g, w in zip(got[:2], want):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol)
+    tol = 1e-10 if dtype == "float64" else 2e-4
+    for k, (g, w) in enumerate(zip(got[2:7], got[7:])):
+        np.testing.assert_allclose(g, w, rtol=tol, atol=tol,
+                                   err_msg=list(v)[k])
 
 
 def test_gru_rnn_verify_grad():
