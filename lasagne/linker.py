@@ -247,8 +247,10 @@ class NumbaNodeLinker(LocalLinker):
                 thunk = _perform_thunk(python_perform(node), node, ins, outs)
             elif form is not node:
                 twin, full = form
-                thunk = flat_thunk(node_function(twin), full, node, ins,
-                                   outs)
+                thunk = flat_thunk(
+                    node_function(twin), full,
+                    lambda node=node: _scalar_outputs(node_function(node),
+                                                      node), ins, outs)
             else:
                 thunk = _thunk(_scalar_outputs(node_function(node), node),
                                ins, outs)
