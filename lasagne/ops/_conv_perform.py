@@ -18,6 +18,7 @@ import numpy as np
 
 from . import _conv_numba as kernels
 from ._cache import KERNEL_SALT
+from .contiguous import kernel_array
 from ._parallel import start_parallel_runtime
 
 __all__ = ["KERNEL_DTYPES", "forward", "grad_filters", "grad_input"]
@@ -60,9 +61,7 @@ _forward, _grad_input, _grad_filters = _wrappers(KERNEL_SALT)
 
 def _lift(a):
     """``(B, C, *spatial)`` as a C-contiguous ``(B, C, D, H, W)``."""
-    a = np.ascontiguousarray(a)
-    if not a.flags.writeable:  # a read-only array is another kernel type
-        a = a.copy()
+    a = kernel_array(a)
     return a.reshape(a.shape[:2] + (1,) * (5 - a.ndim) + a.shape[2:])
 
 

@@ -36,6 +36,8 @@ from pytensor.graph.op import Op
 from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.compile import optdb
 
+from .contiguous import kernel_array
+
 __all__ = ["BatchNormTrain", "BatchNormTrainGrad", "BatchNormInference",
            "batch_norm_train", "batch_norm_inference", "rectify_batch_norm"]
 
@@ -85,13 +87,6 @@ def _machine_kernels(x):
     return machine_kernels()
 
 
-def _kernel_arrays(arrays):
-    """The arrays C-contiguous and writable (a strided or read-only array,
-    from JAX or a memory map, would be another signature of the kernels)."""
-    arrays = [np.ascontiguousarray(a) for a in arrays]
-    return [a if a.flags.writeable else a.copy() for a in arrays]
-
-
 class BatchNormTrain(Op):
     """Batch normalisation with the statistics of the batch.
 
@@ -123,7 +118,7 @@ class BatchNormTrain(Op):
     def perform(self, node, inputs, outputs):
         kernels = _machine_kernels(inputs[0])
         if kernels is not None:
-            inputs = _kernel_arrays(inputs)
+            inputs = [kernel_array(a) for a in inputs]
             for out, value in zip(outputs, kernels[0](
                     *inputs, self.epsilon, self.rectify)):
                 out[0] = value
@@ -236,7 +231,7 @@ class BatchNormTrainGrad(Op):
     def perform(self, node, inputs, outputs):
         kernels = _machine_kernels(inputs[0])
         if kernels is not None:
-            inputs = _kernel_arrays(inputs)
+            inputs = [kernel_array(a) for a in inputs]
             x, gy, gamma, mean, inv_std = inputs[:5]
             y = inputs[5] if self.rectify else x
             for out, value in zip(outputs, kernels[1](
@@ -293,7 +288,7 @@ class BatchNormInference(Op):
     def perform(self, node, inputs, outputs):
         kernels = _machine_kernels(inputs[0])
         if kernels is not None:
-            outputs[0][0] = kernels[2](*_kernel_arrays(inputs))
+            outputs[0][0] = kernels[2](*map(kernel_array, inputs))
             return
         outputs[0][0] = inference_numpy(*inputs).astype(inputs[0].dtype,
                                                         copy=False)

@@ -20,7 +20,15 @@ from pytensor.link.numba.dispatch.basic import (
 
 from ._cache import KERNEL_SALT
 
-__all__ = ["AsContiguous", "as_contiguous"]
+__all__ = ["AsContiguous", "as_contiguous", "kernel_array"]
+
+
+def kernel_array(a, dtype=None):
+    """`a` as our kernels take it from ``perform``: C-contiguous and
+    writable (a strided or read-only array, from JAX or a memory map,
+    would be another signature of the kernels)."""
+    a = np.ascontiguousarray(a, dtype)
+    return a if a.flags.writeable else a.copy()
 
 
 class AsContiguous(Op):

@@ -22,6 +22,7 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from . import recurrent_kernels as kernels
+from .contiguous import kernel_array
 from .recurrent_kernels import ACTIVATION_CODES
 
 __all__ = ["RecurrenceForward", "RecurrenceBackward", "lstm_sequence",
@@ -38,13 +39,6 @@ _CELLS = {
     "gru": dict(blocks=3, states=("hid",), n_acts=3, stored=4),
     "rnn": dict(blocks=1, states=("hid",), n_acts=1, stored=0),
 }
-
-
-def kernel_array(a, dtype=None):
-    """`a` as the kernels take it: C-contiguous and writable (a read-only
-    array, from JAX or a memory map, would be a new kernel signature)."""
-    a = np.ascontiguousarray(a, dtype)
-    return a if a.flags.writeable else a.copy()
 
 
 class _RecurrenceBase(Op):
