@@ -34,6 +34,7 @@ from .ops.contiguous import AsContiguous
 from .ops.batchnorm import (BatchNormInference, BatchNormTrain,
                             BatchNormTrainGrad)
 from .ops.conv import _ConvOpBase
+from .ops.pool import Pool, PoolGrad, _machine as _pool_machine
 from .ops.recurrent import _RecurrenceBase
 
 __all__ = ["python_perform"]
@@ -67,6 +68,8 @@ def python_perform(node):
         return _softmax(node)
     if isinstance(op, _ConvOpBase) and op._kernels(node) is not None:
         return op.perform  # the kernels compiled once per machine
+    if isinstance(op, (Pool, PoolGrad)) and _pool_machine(op, node):
+        return op.perform  # likewise, with the window at run time
     if (isinstance(op, (_RecurrenceBase, BatchNormTrain, BatchNormTrainGrad,
                         BatchNormInference))
             and node.inputs[0].dtype in ("float32", "float64")):

@@ -1,6 +1,6 @@
 """Compile the library's kernels ahead of time.
 
-The convolution, recurrence and batch-normalisation kernels, and the
+The convolution, pooling, recurrence and batch-normalisation kernels, and the
 matrix products the node linker runs, are compiled
 once per machine and dtype into Numba's cache, beside the package (or in
 Numba's user-wide cache where the package is read-only). Without this
@@ -42,6 +42,8 @@ def _exercise(dtype):
         x = pt.tensor4("x", dtype=dtype)
         net = layers.InputLayer((None, 2, 6, 6), input_var=x)
         net = layers.batch_norm(layers.Conv2DLayer(net, 3, 3, pad=1))
+        net = layers.Pool2DLayer(layers.MaxPool2DLayer(net, 2), 2,
+                                 mode="average_inc_pad", stride=1)
         seq = pt.tensor3("seq", dtype=dtype)
         rec = layers.InputLayer((None, 3, 2), input_var=seq)
         recurrent = [layers.LSTMLayer(rec, 4), layers.GRULayer(rec, 4),

@@ -130,7 +130,7 @@ print(linker.NODE_STATS["built"], hits, misses,
 
 def test_node_functions_load_from_the_cache_in_a_new_process(tmp_path):
     """A second process compiles nothing: every node function loads from
-    Numba's cache (pooling and elementwise nodes; the convolutions run
+    Numba's cache (the elementwise nodes; the convolution and pooling run
     from Python, on the kernels compiled once per machine)."""
     env = dict(os.environ,
                PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
@@ -141,7 +141,7 @@ def test_node_functions_load_from_the_cache_in_a_new_process(tmp_path):
         assert run.returncode == 0, run.stderr[-2000:]
         runs.append(run.stdout.split())
     built, hits, misses = (int(v) for v in runs[0][:3])
-    assert built >= 3 and hits == 0 and misses == built
+    assert built >= 1 and hits == 0 and misses == built
     built2, hits, misses = (int(v) for v in runs[1][:3])
     assert built2 == built and hits == built and misses == 0
     assert runs[0][3:] == runs[1][3:]

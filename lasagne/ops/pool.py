@@ -9,9 +9,14 @@ The Ops here replace Theano's ``signal.pool`` (removed from PyTensor):
 * :class:`MaxPoolGradGrad` -- the gradient of the max-pool gradient with
   respect to the output gradient, so second derivatives exist as well.
 
-Each Op has a numpy ``perform`` (the reference, also used by the C VM), a
-Numba kernel (:mod:`lasagne.ops._pool_numba`) and a JAX lowering on
-``jax.lax.reduce_window`` (:mod:`lasagne.ops._pool_jax`).
+Each Op has a numpy reference (``pool_forward_numpy`` and its siblings
+below), a Numba kernel generated for its window
+(:mod:`lasagne.ops._pool_numba`) and a JAX lowering on
+``jax.lax.reduce_window`` (:mod:`lasagne.ops._pool_jax`). ``perform`` (what
+the C VM and the default node linker run) calls kernels compiled once per
+machine with the window given at run time (:mod:`lasagne.ops._pool_machine`)
+for one or two pooled axes of float arrays, and the numpy reference
+otherwise.
 
 Semantics (those of Theano's ``pool_2d``):
 
@@ -154,6 +159,14 @@ class _PoolOpBase(Op):
         return self.ws, self.stride, self.pad, self.ignore_border, self.mode
 
 
+def _machine(op, node):
+    """The module of the kernels compiled once per machine
+    (:mod:`lasagne.ops._pool_machine`) where they run `node`, else None
+    (the numpy reference then)."""
+    from . import _pool_machine  # here: it imports numba
+    return _pool_machine if _pool_machine.supports(op, node) else None
+
+
 class Pool(_PoolOpBase):
     """Pooling of the trailing ``len(ws)`` axes. Use :func:`pool`.
 
@@ -173,7 +186,14 @@ class Pool(_PoolOpBase):
         return Apply(self, [x], [out])
 
     def perform(self, node, inputs, outputs):
-        outputs[0][0] = pool_forward_numpy(inputs[0], *self._params())
+        [x] = inputs
+        machine = _machine(self, node)
+        if machine is not None:
+            spatial = x.shape[x.ndim - self.nd:]
+            outputs[0][0] = machine.pool_forward(
+                self, x, pool_output_shape(spatial, *self._params()[:4]))
+            return
+        outputs[0][0] = pool_forward_numpy(x, *self._params())
 
     def infer_shape(self, fgraph, node, shapes):
         return [self._out_symbolic_shape(shapes[0])]
@@ -206,6 +226,10 @@ class PoolGrad(_PoolOpBase):
 
     def perform(self, node, inputs, outputs):
         x, gz = inputs
+        machine = _machine(self, node)
+        if machine is not None:
+            outputs[0][0] = machine.pool_grad(self, x, gz)
+            return
         outputs[0][0] = pool_grad_numpy(x, gz, *self._params())
 
     def infer_shape(self, fgraph, node, shapes):

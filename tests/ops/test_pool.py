@@ -321,3 +321,59 @@ def test_parallel_numba_kernels(monkeypatch):
     expected = compile_fn([x], [y, gx])(xv)
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("mode", MODES)
+def test_machine_kernels_match_the_loop_reference(mode, dtype):
+    """``perform`` on the kernels compiled once per machine (one or two
+    pooled axes, the window at run time): every geometry, with ties (the
+    gradient goes to each window's first maximum), strided inputs and an
+    empty batch, against the loop reference and the numpy gradient."""
+    from lasagne.ops import _pool_machine
+    from lasagne.ops.pool import pool_forward_numpy, pool_grad_numpy
+    rng = np.random.default_rng(9)
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    checked = 0
+    for shape, ws, stride, pad, ib in GEOMETRIES + [
+            ((3, 2, 9, 7), (2, 2), (2, 2), (0, 0), True),    # unrolled 2x2
+            ((0, 2, 6, 6), (2, 2), (2, 2), (0, 0), True)]:
+        if len(ws) > 2:
+            continue
+        # one decimal: many ties within each window
+        x = np.round(rng.normal(size=shape), 1).astype(dtype)
+        x = np.swapaxes(np.swapaxes(x, 0, -1).copy(), 0, -1)  # strided
+        op = Pool(ws, stride, pad, ib, mode)
+        node = op.make_node(_symbolic(shape, dtype))
+        assert _pool_machine.supports(op, node)
+        out = [None]
+        op.perform(node, [x], [out])
+        expected = (ref_pool(x, ws, stride, pad, ib, mode) if x.size
+                    else pool_forward_numpy(x, ws, stride, pad, ib, mode))
+        assert out[0].dtype == dtype and out[0].shape == expected.shape
+        np.testing.assert_allclose(out[0], expected, rtol=rtol, atol=rtol)
+        gz = rng.normal(size=out[0].shape).astype(dtype)
+        gop = PoolGrad(ws, stride, pad, ib, mode)
+        gnode = gop.make_node(_symbolic(shape, dtype),
+                              _symbolic(out[0].shape, dtype))
+        grad = [None]
+        gop.perform(gnode, [x, gz], [grad])
+        assert grad[0].dtype == dtype and grad[0].shape == x.shape
+        np.testing.assert_allclose(
+            grad[0], pool_grad_numpy(x, gz, ws, stride, pad, ib, mode),
+            rtol=rtol, atol=rtol)
+        checked += 1
+    assert checked == 14
+
+
+def test_machine_kernels_leave_three_axes_and_integers_to_the_others():
+    from lasagne.ops import _pool_machine
+    three = Pool((2, 2, 2))
+    assert not _pool_machine.supports(three, three.make_node(pt.tensor5()))
+    two = Pool((2, 2))
+    assert not _pool_machine.supports(
+        two, two.make_node(pt.tensor4(dtype="int32")))
+    xv = np.arange(2 * 4 * 4, dtype="int32").reshape(2, 1, 4, 4)
+    np.testing.assert_array_equal(
+        pool(xv, (2, 2)).eval(), ref_pool(xv, (2, 2), (2, 2), (0, 0), True,
+                                          "max"))
