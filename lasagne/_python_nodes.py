@@ -5,7 +5,8 @@ training graph has dozens of nodes whose work numpy does as fast: shapes
 and views (``Shape_i``, ``DimShuffle``, ``Reshape``, ``Subtensor``),
 checks (``SpecifyShape``, ``Assert``), small bookkeeping on scalars (an
 optimizer's step count, a learning rate), matrix products, joins and
-splits, reductions and the softmax of a classifier.
+splits, copies of the outputs, reductions, argmax and the softmax of a
+classifier.
 :func:`python_perform` gives such a node a function run from Python, with
 PyTensor's ``perform`` calling convention; the linker compiles the others
 (fused elementwise loops, our convolution, pooling and recurrence kernels)
@@ -18,19 +19,21 @@ compiled once per machine.
 """
 import numba
 import numpy as np
+from pytensor.compile.ops import DeepCopyOp
 from pytensor.raise_op import CheckAndRaise
 from pytensor.scalar import basic as ps
 from pytensor.tensor.basic import (ARange, Alloc, AllocEmpty, Join,
                                    MakeVector, ScalarFromTensor, Split,
                                    TensorFromScalar)
 from pytensor.tensor.elemwise import CAReduce, DimShuffle, Elemwise
-from pytensor.tensor.math import Dot
+from pytensor.tensor.math import Argmax, Dot
 from pytensor.tensor.shape import Reshape, Shape, Shape_i, SpecifyShape
 from pytensor.tensor.special import LogSoftmax, Softmax
 from pytensor.tensor.subtensor import (AdvancedSubtensor, AdvancedSubtensor1,
                                        IncSubtensor, Subtensor)
 
 from .ops.contiguous import AsContiguous
+from .ops.attention import Attention, AttentionGrad
 from .ops.batchnorm import (BatchNormInference, BatchNormTrain,
                             BatchNormTrainGrad)
 from .ops.conv import _ConvOpBase
@@ -43,7 +46,8 @@ __all__ = ["python_perform"]
 _PERFORM_OPS = (Shape, Shape_i, SpecifyShape, Reshape, CheckAndRaise,
                 MakeVector, ScalarFromTensor, TensorFromScalar, ARange, Alloc,
                 AllocEmpty, Join, Split, DimShuffle, Subtensor, IncSubtensor,
-                AdvancedSubtensor1, AdvancedSubtensor, AsContiguous)
+                AdvancedSubtensor1, AdvancedSubtensor, AsContiguous, DeepCopyOp,
+                Argmax)
 
 #: Reductions run as ``ufunc.reduce``, with the value an empty reduction
 #: starts from (None: numpy's identity).
@@ -71,7 +75,7 @@ def python_perform(node):
     if isinstance(op, (Pool, PoolGrad)) and _pool_machine(op, node):
         return op.perform  # likewise, with the window at run time
     if (isinstance(op, (_RecurrenceBase, BatchNormTrain, BatchNormTrainGrad,
-                        BatchNormInference))
+                        BatchNormInference, Attention, AttentionGrad))
             and node.inputs[0].dtype in ("float32", "float64")):
         return op.perform  # likewise
     return None

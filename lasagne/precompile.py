@@ -1,7 +1,7 @@
 """Compile the library's kernels ahead of time.
 
-The convolution, pooling, recurrence and batch-normalisation kernels, and the
-matrix products the node linker runs, are compiled
+The convolution, pooling, recurrence, attention and batch-normalisation
+kernels, and the matrix products the node linker runs, are compiled
 once per machine and dtype into Numba's cache, beside the package (or in
 Numba's user-wide cache where the package is read-only). Without this
 step the first network that needs one pays for it in its first call, tens
@@ -12,8 +12,9 @@ is compiled at install::
     python -m lasagne.precompile --dtypes float32
 
 Each dtype compiles in a process of its own, side by side. The kernels are
-exercised through the layers users build (a convolution with batch norm,
-LSTM, GRU and plain recurrent layers, forward and backward), so exactly
+exercised through the layers users build (a convolution with batch norm
+and pooling, LSTM, GRU and plain recurrent layers, multi-head attention,
+forward and backward), so exactly
 what a network runs is compiled. Running it again loads everything from the
 cache in a few seconds.
 """
@@ -47,7 +48,8 @@ def _exercise(dtype):
         seq = pt.tensor3("seq", dtype=dtype)
         rec = layers.InputLayer((None, 3, 2), input_var=seq)
         recurrent = [layers.LSTMLayer(rec, 4), layers.GRULayer(rec, 4),
-                     layers.RecurrentLayer(rec, 4)]
+                     layers.RecurrentLayer(rec, 4),
+                     layers.MultiHeadAttentionLayer(rec, 2, causal=True)]
         outs = [get_output(net, deterministic=False)] + [
             get_output(r) for r in recurrent]
         cost = sum(o.sum() for o in outs)

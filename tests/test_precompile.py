@@ -4,8 +4,8 @@ import pytest
 from numba.core import types
 
 from lasagne import _python_nodes, precompile
-from lasagne.ops import (_batchnorm_numba, _conv_perform, _pool_machine,
-                         recurrent_kernels)
+from lasagne.ops import (_attention_numba, _batchnorm_numba, _conv_perform,
+                         _pool_machine, recurrent_kernels)
 
 
 def _dtypes(dispatcher):
@@ -17,7 +17,7 @@ def test_exercise_compiles_every_kernel_for_the_dtype():
     precompile._exercise("float32")
     kernels = [_conv_perform._forward, _conv_perform._grad_input,
                _conv_perform._grad_filters, *_batchnorm_numba.machine_kernels(),
-               *_pool_machine._kernels(),
+               *_pool_machine._kernels(), *_attention_numba.machine_kernels(),
                recurrent_kernels.lstm_forward, recurrent_kernels.lstm_backward,
                recurrent_kernels.gru_forward, recurrent_kernels.gru_backward,
                recurrent_kernels.rnn_forward, recurrent_kernels.rnn_backward,

@@ -1,5 +1,11 @@
 """Numba kernels of the attention Ops.
 
+The kernels take the scale, the causal flag and the presence of a mask
+and of dropout at run time. Funcified, they are linked into a node's or a
+graph's function (PyTensor's Numba modes); compiled once per machine and
+dtype (:func:`machine_kernels`), they run the Ops' ``perform``, which the
+node linker and the C VM call from Python: no node compiles anything.
+
 One (batch, head) pair per Numba thread (``prange``); inside, the matrix
 products are ``np.dot`` on contiguous 2-d blocks (BLAS), with the calling
 thread's BLAS thread count set to 1 so that the two thread pools do not
@@ -15,6 +21,7 @@ from pytensor.link.numba.dispatch.basic import (
 from ._blas_threads import blas_threads_local
 from ._cache import KERNEL_SALT
 from ._parallel import start_parallel_runtime
+from .contiguous import kernel_array
 
 from lasagne.ops.attention import Attention, AttentionGrad, masked_value
 
@@ -205,3 +212,54 @@ def numba_funcify_AttentionGrad(op, node, **kwargs):
             return run(q, k, v, weights, g_out, no_mask(), False, weights,
                        False, weights, False)
     return numba_njit(attention_grad), _salt()
+
+
+_MACHINE = {}
+
+#: The dtypes the machine kernels are compiled for.
+KERNEL_DTYPES = ("float32", "float64")
+
+
+def machine_kernels():
+    """(forward, backward) compiled once per machine (Numba's cache beside
+    this file), with PyTensor's fast-math options, as the funcified
+    kernels."""
+    if not _MACHINE:
+        start_parallel_runtime()
+        _MACHINE["kernels"] = tuple(
+            numba_njit(fn, parallel=True, cache=True, final_function=True)
+            for fn in (_forward, _backward))
+    return _MACHINE["kernels"]
+
+
+def _mask_of(mask):
+    """The key mask as the kernels' int8 (batch, T_k), or a stand-in."""
+    if mask is None:
+        return np.ones((1, 1), np.int8)
+    return (np.asarray(mask) != 0).view(np.int8)
+
+
+def _optional(x, like):
+    """`x` ready for a kernel, or `like` standing in (not read then)."""
+    return like if x is None else kernel_array(x)
+
+
+def perform_forward(op, q, k, v, mask, keep):
+    """``Attention``'s (out, weights) on the machine kernels."""
+    forward, _ = machine_kernels()
+    q, k, v = kernel_array(q), kernel_array(k), kernel_array(v)
+    return forward(q, k, v, _mask_of(mask), mask is not None,
+                   _optional(keep, q), keep is not None, op.causal,
+                   op.scale, float(masked_value(q.dtype)))
+
+
+def perform_backward(op, q, k, v, weights, g_out, mask, g_weights, keep):
+    """``AttentionGrad``'s (g_q, g_k, g_v) on the machine kernels."""
+    _, backward = machine_kernels()
+    q, k, v = kernel_array(q), kernel_array(k), kernel_array(v)
+    weights, g_out = kernel_array(weights), kernel_array(g_out)
+    return backward(q, k, v, weights, g_out, _mask_of(mask),
+                    mask is not None, _optional(keep, weights),
+                    keep is not None, op.causal,
+                    _optional(g_weights, weights), g_weights is not None,
+                    op.scale)

@@ -28,9 +28,12 @@ dropout multipliers of the weights ``(batch, heads, T_q, T_k)`` (0 for a
 dropped weight, ``1 / (1 - p)`` for a kept one), drawn by the caller; the
 ``weights`` output is before dropout. ``keep`` gets no gradient.
 
-Each Op has a numpy ``perform`` (the reference, also used by the C VM), a
-parallel Numba kernel (:mod:`lasagne.ops._attention_numba`) and a JAX
-lowering (:mod:`lasagne.ops._attention_jax`).
+Each Op has a numpy reference (:func:`attention_numpy`,
+:func:`attention_grad_numpy`), a parallel Numba kernel
+(:mod:`lasagne.ops._attention_numba`) and a JAX lowering
+(:mod:`lasagne.ops._attention_jax`). ``perform`` (what the C VM and the
+default node linker run) calls the Numba kernels compiled once per machine
+for float32 and float64, and the numpy reference for other dtypes.
 """
 import numpy as np
 import pytensor.tensor as pt
@@ -170,8 +173,12 @@ class Attention(Op):
         q, k, v = inputs[:3]
         mask = inputs[3] if self.masked else None
         keep = inputs[-1] if self.dropout else None
-        out, weights = attention_numpy(q, k, v, mask, self.causal, self.scale,
-                                       keep)
+        if q.dtype in _attention_numba.KERNEL_DTYPES:
+            out, weights = _attention_numba.perform_forward(
+                self, q, k, v, mask, keep)
+        else:
+            out, weights = attention_numpy(q, k, v, mask, self.causal,
+                                           self.scale, keep)
         outputs[0][0] = out
         outputs[1][0] = weights
 
@@ -259,8 +266,13 @@ class AttentionGrad(Op):
 
     def perform(self, node, inputs, outputs):
         q, k, v, weights, g_out, mask, g_weights, keep = self._split(inputs)
-        grads = attention_grad_numpy(q, k, v, weights, g_out, mask, g_weights,
-                                     self.causal, self.scale, keep)
+        if q.dtype in _attention_numba.KERNEL_DTYPES:
+            grads = _attention_numba.perform_backward(
+                self, q, k, v, weights, g_out, mask, g_weights, keep)
+        else:
+            grads = attention_grad_numpy(q, k, v, weights, g_out, mask,
+                                         g_weights, self.causal, self.scale,
+                                         keep)
         for cell, g in zip(outputs, grads):
             cell[0] = g
 

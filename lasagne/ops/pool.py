@@ -15,7 +15,7 @@ below), a Numba kernel generated for its window
 ``jax.lax.reduce_window`` (:mod:`lasagne.ops._pool_jax`). ``perform`` (what
 the C VM and the default node linker run) calls kernels compiled once per
 machine with the window given at run time (:mod:`lasagne.ops._pool_machine`)
-for one or two pooled axes of float arrays, and the numpy reference
+for one to three pooled axes of float arrays, and the numpy reference
 otherwise.
 
 Semantics (those of Theano's ``pool_2d``):

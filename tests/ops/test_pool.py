@@ -326,7 +326,7 @@ def test_parallel_numba_kernels(monkeypatch):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("mode", MODES)
 def test_machine_kernels_match_the_loop_reference(mode, dtype):
-    """``perform`` on the kernels compiled once per machine (one or two
+    """``perform`` on the kernels compiled once per machine (one to three
     pooled axes, the window at run time): every geometry, with ties (the
     gradient goes to each window's first maximum), strided inputs and an
     empty batch, against the loop reference and the numpy gradient."""
@@ -337,9 +337,9 @@ def test_machine_kernels_match_the_loop_reference(mode, dtype):
     checked = 0
     for shape, ws, stride, pad, ib in GEOMETRIES + [
             ((3, 2, 9, 7), (2, 2), (2, 2), (0, 0), True),    # unrolled 2x2
+            ((2, 3, 5, 7), (1, 2, 2), (1, 2, 2), (0, 0, 0), True),
+            ((2, 4, 5, 7), (1, 2, 2), (2, 2, 2), (0, 0, 0), True),
             ((0, 2, 6, 6), (2, 2), (2, 2), (0, 0), True)]:
-        if len(ws) > 2:
-            continue
         # one decimal: many ties within each window
         x = np.round(rng.normal(size=shape), 1).astype(dtype)
         x = np.swapaxes(np.swapaxes(x, 0, -1).copy(), 0, -1)  # strided
@@ -363,13 +363,14 @@ def test_machine_kernels_match_the_loop_reference(mode, dtype):
             grad[0], pool_grad_numpy(x, gz, ws, stride, pad, ib, mode),
             rtol=rtol, atol=rtol)
         checked += 1
-    assert checked == 14
+    assert checked == 19
 
 
-def test_machine_kernels_leave_three_axes_and_integers_to_the_others():
+def test_machine_kernels_leave_four_axes_and_integers_to_the_others():
     from lasagne.ops import _pool_machine
-    three = Pool((2, 2, 2))
-    assert not _pool_machine.supports(three, three.make_node(pt.tensor5()))
+    four = Pool((2, 2, 2, 2))
+    assert not _pool_machine.supports(
+        four, four.make_node(pt.tensor(shape=(None,) * 5)))
     two = Pool((2, 2))
     assert not _pool_machine.supports(
         two, two.make_node(pt.tensor4(dtype="int32")))
