@@ -167,6 +167,12 @@ def _machine(op, node):
     return _pool_machine if _pool_machine.supports(op, node) else None
 
 
+def _empty_axis(op, x):
+    """Whether a pooled axis of `x` has length 0 (windows then lie in the
+    padding alone: the numpy reference handles them)."""
+    return 0 in x.shape[x.ndim - op.nd:]
+
+
 class Pool(_PoolOpBase):
     """Pooling of the trailing ``len(ws)`` axes. Use :func:`pool`.
 
@@ -188,7 +194,7 @@ class Pool(_PoolOpBase):
     def perform(self, node, inputs, outputs):
         [x] = inputs
         machine = _machine(self, node)
-        if machine is not None:
+        if machine is not None and not _empty_axis(self, x):
             spatial = x.shape[x.ndim - self.nd:]
             outputs[0][0] = machine.pool_forward(
                 self, x, pool_output_shape(spatial, *self._params()[:4]))
@@ -227,7 +233,7 @@ class PoolGrad(_PoolOpBase):
     def perform(self, node, inputs, outputs):
         x, gz = inputs
         machine = _machine(self, node)
-        if machine is not None:
+        if machine is not None and not _empty_axis(self, x):
             outputs[0][0] = machine.pool_grad(self, x, gz)
             return
         outputs[0][0] = pool_grad_numpy(x, gz, *self._params())

@@ -378,3 +378,26 @@ def test_machine_kernels_leave_four_axes_and_integers_to_the_others():
     np.testing.assert_array_equal(
         pool(xv, (2, 2)).eval(), ref_pool(xv, (2, 2), (2, 2), (0, 0), True,
                                           "max"))
+
+
+def test_zero_length_pooled_axis_with_padding_reads_nothing_outside():
+    """Windows that lie in the padding alone (a pooled axis of length 0):
+    perform gives the numpy reference's shape and values, no read past
+    the input."""
+    from lasagne.ops.pool import pool_forward_numpy, pool_grad_numpy
+    x = np.zeros((2, 3, 0, 4))
+    op = Pool((3, 3), pad=(2, 1))
+    node = op.make_node(_symbolic(x.shape))
+    out = [None]
+    op.perform(node, [x], [out])
+    expected = pool_forward_numpy(x, *op._params())
+    assert out[0].shape == expected.shape == (2, 3, 1, 2)
+    np.testing.assert_array_equal(out[0], expected)
+    gz = np.ones(expected.shape)
+    gop = PoolGrad(*op._params())
+    grad = [None]
+    gop.perform(gop.make_node(_symbolic(x.shape), _symbolic(gz.shape)),
+                [x, gz], [grad])
+    assert grad[0].shape == x.shape
+    np.testing.assert_array_equal(
+        grad[0], pool_grad_numpy(x, gz, *op._params()))
