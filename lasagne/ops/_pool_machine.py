@@ -11,11 +11,10 @@ to three axes of float arrays; the node linker and the C VM run those
 nodes from Python.
 
 The numbers are those of the generated kernels: the same first maximum of
-each window, the same float64 sums and divisors for the averages. Windows
-of 2 by 2 without padding (most networks' pooling) have a loop of their
-own with the window unrolled.
+each window, the same float64 sums and divisors for the averages. Max
+pooling over 2 by 2 windows with stride 2 and no padding (most networks'
+pooling) has a loop of its own with the window unrolled.
 """
-import numba
 import numpy as np
 from numba import prange
 from pytensor.link.numba.dispatch.basic import numba_njit
