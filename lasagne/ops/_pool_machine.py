@@ -57,14 +57,11 @@ def _forward(x, out, kd, kh, kw, sd, sh, sw, pd, ph, pw, mode, full):
                         out[i, z, a, b] = best
             continue
         for z in range(od):
-            lo0 = max(z * sd - pd, 0)
-            hi0 = min(z * sd + kd - pd, d)
+            lo0, hi0 = _span(z, sd, kd, pd, d)
             for a in range(oh):
-                lo1 = max(a * sh - ph, 0)
-                hi1 = min(a * sh + kh - ph, h)
+                lo1, hi1 = _span(a, sh, kh, ph, h)
                 for b in range(ow):
-                    lo2 = max(b * sw - pw, 0)
-                    hi2 = min(b * sw + kw - pw, w)
+                    lo2, hi2 = _span(b, sw, kw, pw, w)
                     if mode == _MAX:
                         best = x[i, lo0, lo1, lo2]
                         for e0 in range(lo0, hi0):
@@ -79,21 +76,30 @@ def _forward(x, out, kd, kh, kw, sd, sh, sw, pd, ph, pw, mode, full):
                             for e1 in range(lo1, hi1):
                                 for e2 in range(lo2, hi2):
                                     total += x[i, e0, e1, e2]
-                        if mode == _INC:
-                            count = _inc_count(z, a, b, d, h, w, kd, kh, kw,
-                                               sd, sh, sw, pd, ph, pw)
-                        else:
-                            count = (hi0 - lo0) * (hi1 - lo1) * (hi2 - lo2)
+                        count = _count(mode, z, a, b, d, h, w, kd, kh, kw,
+                                       sd, sh, sw, pd, ph, pw, hi0 - lo0,
+                                       hi1 - lo1, hi2 - lo2)
                         out[i, z, a, b] = total / count
 
 
 @numba_njit(inline="always")
-def _inc_count(z, a, b, d, h, w, kd, kh, kw, sd, sh, sw, pd, ph, pw):
-    """``average_inc_pad``'s divisor: the window clipped to the padded
-    input, not to the input."""
-    return ((min(z * sd + kd, d + 2 * pd) - z * sd)
-            * (min(a * sh + kh, h + 2 * ph) - a * sh)
-            * (min(b * sw + kw, w + 2 * pw) - b * sw))
+def _span(j, s, k, p, n):
+    """Bounds (lo, hi) of window `j` along an axis of length `n`, clipped
+    to the input."""
+    return max(j * s - p, 0), min(j * s + k - p, n)
+
+
+@numba_njit(inline="always")
+def _count(mode, z, a, b, d, h, w, kd, kh, kw, sd, sh, sw, pd, ph, pw,
+           n0, n1, n2):
+    """An average's divisor: the window's `n0 * n1 * n2` elements inside
+    the input, or for ``average_inc_pad`` the window clipped to the padded
+    input."""
+    if mode == _INC:
+        return ((min(z * sd + kd, d + 2 * pd) - z * sd)
+                * (min(a * sh + kh, h + 2 * ph) - a * sh)
+                * (min(b * sw + kw, w + 2 * pw) - b * sw))
+    return n0 * n1 * n2
 
 
 def _backward(x, gz, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, mode, full):
@@ -140,14 +146,11 @@ def _backward(x, gz, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, mode, full):
             continue
         gx[i] = 0
         for z in range(od):
-            lo0 = max(z * sd - pd, 0)
-            hi0 = min(z * sd + kd - pd, d)
+            lo0, hi0 = _span(z, sd, kd, pd, d)
             for a in range(oh):
-                lo1 = max(a * sh - ph, 0)
-                hi1 = min(a * sh + kh - ph, h)
+                lo1, hi1 = _span(a, sh, kh, ph, h)
                 for b in range(ow):
-                    lo2 = max(b * sw - pw, 0)
-                    hi2 = min(b * sw + kw - pw, w)
+                    lo2, hi2 = _span(b, sw, kw, pw, w)
                     if mode == _MAX:
                         best = x[i, lo0, lo1, lo2]
                         b0, b1, b2 = lo0, lo1, lo2
@@ -162,11 +165,9 @@ def _backward(x, gz, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, mode, full):
                                     b2 = e2 if take else b2
                         gx[i, b0, b1, b2] += gz[i, z, a, b]
                     else:
-                        if mode == _INC:
-                            count = _inc_count(z, a, b, d, h, w, kd, kh, kw,
-                                               sd, sh, sw, pd, ph, pw)
-                        else:
-                            count = (hi0 - lo0) * (hi1 - lo1) * (hi2 - lo2)
+                        count = _count(mode, z, a, b, d, h, w, kd, kh, kw,
+                                       sd, sh, sw, pd, ph, pw, hi0 - lo0,
+                                       hi1 - lo1, hi2 - lo2)
                         share = gz[i, z, a, b] / count
                         for e0 in range(lo0, hi0):
                             for e1 in range(lo1, hi1):
