@@ -9,8 +9,7 @@ splits, copies of the outputs, reductions, argmax and the softmax of a
 classifier.
 :func:`python_perform` gives such a node a function run from Python, with
 PyTensor's ``perform`` calling convention; the linker compiles the others
-(fused elementwise loops, our convolution, pooling and recurrence kernels)
-with Numba.
+(fused elementwise loops, random draws) with Numba.
 
 A Python call costs a few microseconds, as a Numba entry point does; where
 the work is large, numpy's routines (pairwise sums, ``concatenate``) match
@@ -32,7 +31,7 @@ from pytensor.tensor.special import LogSoftmax, Softmax
 from pytensor.tensor.subtensor import (AdvancedSubtensor, AdvancedSubtensor1,
                                        IncSubtensor, Subtensor)
 
-from .ops.contiguous import AsContiguous
+from .ops.contiguous import KERNEL_DTYPES, AsContiguous
 from .ops.attention import Attention, AttentionGrad
 from .ops.batchnorm import (BatchNormInference, BatchNormTrain,
                             BatchNormTrainGrad)
@@ -76,7 +75,7 @@ def python_perform(node):
         return op.perform  # likewise, with the window at run time
     if (isinstance(op, (_RecurrenceBase, BatchNormTrain, BatchNormTrainGrad,
                         BatchNormInference, Attention, AttentionGrad))
-            and node.inputs[0].dtype in ("float32", "float64")):
+            and node.inputs[0].dtype in KERNEL_DTYPES):
         return op.perform  # likewise
     return None
 

@@ -21,7 +21,7 @@ from pytensor.link.numba.dispatch.basic import (
 from ._blas_threads import blas_threads_local
 from ._cache import KERNEL_SALT
 from ._parallel import start_parallel_runtime
-from .contiguous import kernel_array
+from .contiguous import KERNEL_DTYPES, kernel_array
 
 from lasagne.ops.attention import Attention, AttentionGrad, masked_value
 
@@ -215,9 +215,6 @@ def numba_funcify_AttentionGrad(op, node, **kwargs):
 
 
 _MACHINE = {}
-
-#: The dtypes the machine kernels are compiled for.
-KERNEL_DTYPES = ("float32", "float64")
 
 
 def machine_kernels():

@@ -18,13 +18,10 @@ import numpy as np
 
 from . import _conv_numba as kernels
 from ._cache import KERNEL_SALT
-from .contiguous import kernel_array
+from .contiguous import KERNEL_DTYPES, kernel_array
 from ._parallel import start_parallel_runtime
 
 __all__ = ["KERNEL_DTYPES", "forward", "grad_filters", "grad_input"]
-
-#: The dtypes the Numba kernels are compiled for.
-KERNEL_DTYPES = ("float32", "float64")
 
 _JIT = dict(cache=True, nogil=True, boundscheck=False)
 

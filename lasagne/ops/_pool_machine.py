@@ -20,16 +20,13 @@ from numba import prange
 from pytensor.link.numba.dispatch.basic import numba_njit
 
 from ._parallel import start_parallel_runtime
-from .contiguous import kernel_array
+from .contiguous import KERNEL_DTYPES, kernel_array
 
 __all__ = ["supports", "pool_forward", "pool_grad"]
 
 #: Mode codes of the kernels.
 _MODES = {"max": 0, "average_exc_pad": 1, "average_inc_pad": 2}
 _MAX, _EXC, _INC = 0, 1, 2
-
-#: The dtypes the kernels are compiled for.
-KERNEL_DTYPES = ("float32", "float64")
 
 
 def _forward(x, out, kd, kh, kw, sd, sh, sw, pd, ph, pw, mode, full):

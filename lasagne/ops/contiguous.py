@@ -20,7 +20,12 @@ from pytensor.link.numba.dispatch.basic import (
 
 from ._cache import KERNEL_SALT
 
-__all__ = ["AsContiguous", "as_contiguous", "kernel_array"]
+__all__ = ["AsContiguous", "KERNEL_DTYPES", "as_contiguous",
+           "kernel_array"]
+
+#: The dtypes the kernels compiled once per machine (convolution, pooling,
+#: recurrence, attention, batch norm) are compiled for.
+KERNEL_DTYPES = ("float32", "float64")
 
 
 def kernel_array(a, dtype=None):
