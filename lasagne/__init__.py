@@ -4,8 +4,10 @@ networks whose every public function returns a raw symbolic expression."""
 from . import _blas_timeout  # noqa: F401
 import pytensor as _pytensor  # noqa: F401,E402  (fail early if missing)
 from . import _numba_patches  # noqa: E402
+from . import _c_headers  # noqa: E402
 
 _numba_patches.install()   # before anything compiles
+_c_headers.install()
 
 from . import nonlinearities
 from . import init
