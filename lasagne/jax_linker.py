@@ -129,11 +129,11 @@ class _ShapeDispatcher:
     def to_jax(self, signature):
         """The graph specialised to `signature` as a JAX function, and the
         positions of the inputs JAX must see as static Python ints."""
+        _jax.load()  # JAX and our Ops' lowerings load at first use
         from pytensor.compile.mode import optdb
         from pytensor.link.jax.dispatch import jax_funcify
         from pytensor.link.jax.dispatch.shape import JAXShapeTuple
 
-        _jax.load()  # our Ops' lowerings: JAX loads at first use
         _reductions_keep_their_dtype()
         fgraph = specialize_shapes(self.fgraph, signature)
         optdb.query(_FOLD).rewrite(fgraph)
@@ -233,6 +233,7 @@ def _specialize_scan(op, outer_inputs):
 
 def _to_jax_rng(value):
     if isinstance(value, np.random.Generator):
+        _jax.load()
         from pytensor.link.jax.dispatch import jax_typify
         return jax_typify(value)
     return value

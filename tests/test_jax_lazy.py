@@ -32,9 +32,14 @@ out = L.get_output(layer)
 cost = (out ** 2).sum()
 outputs = [out, *pytensor.grad(cost, [x, layer.W])]   # Conv, its gradients
 xv = rng.normal(size=(2, 2, 5, 5))
-got = pytensor.function([x], outputs, mode="JAX")(xv)
+with pytensor.config.change_flags(floatX="float32"):  # as the examples do
+    got = pytensor.function([x], outputs, mode="JAX")(xv)
+import jax
 from lasagne.ops import _jax
-print(all(name in sys.modules for name in _jax.LOWERINGS))
+# Every lowering loaded; JAX's 64-bit types on, as the floatX of
+# `import lasagne` says (float64), whatever floatX was at the first use.
+print(all(name in sys.modules for name in _jax.LOWERINGS),
+      jax.config.jax_enable_x64)
 for value in got:
     print(" ".join(repr(float(v)) for v in np.ravel(value)))
 """
@@ -62,12 +67,14 @@ def _convolve_and_gradients(x, w, b):
 
 
 def test_import_leaves_jax_out_until_a_graph_is_converted():
-    run = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT,
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    env = dict(os.environ, PYTENSOR_FLAGS=f"{flags},floatX=float64")
+    run = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env,
                          capture_output=True, text=True)
     lines = run.stdout.strip().splitlines()
     assert lines[:1] == ["False False"], run.stderr[-3000:]  # no JAX yet
     assert run.returncode == 0, run.stderr[-3000:]
-    assert lines[1] == "True"          # every lowering loaded to convert
+    assert lines[1] == "True True"
     out, gx, gw = (np.array([float(v) for v in line.split()])
                    for line in lines[2:5])
     rng = np.random.default_rng(0)

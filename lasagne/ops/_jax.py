@@ -14,6 +14,12 @@ graph is converted to JAX:
 - :func:`install` calls it at once when PyTensor's JAX dispatch is already
   imported (by the user, or by an earlier ``import jax``-using library).
 
+PyTensor's JAX dispatch turns JAX's 64-bit types on or off by ``floatX``
+when it is first imported; :func:`load` imports it with the ``floatX`` of
+the time lasagne was imported, as ``import lasagne`` did before, so that a
+first JAX compilation inside ``change_flags(floatX="float32")`` (the
+examples) still computes with the same types.
+
 The JAX rewrites (tag ``"jax"``) run before the linker, so they are
 registered with the Ops instead (:mod:`lasagne.ops._conv_jax_rewrite`).
 """
@@ -23,6 +29,7 @@ import importlib.util
 import sys
 import threading
 
+from pytensor import config
 from pytensor.link.jax.linker import JAXLinker
 
 __all__ = ["load", "install"]
@@ -39,6 +46,7 @@ LOWERINGS = (
 
 _lock = threading.Lock()
 _loaded = False
+_floatX = None   # config.floatX when install() ran (lasagne was imported)
 
 
 def load():
@@ -50,6 +58,9 @@ def load():
     with _lock:
         if _loaded or importlib.util.find_spec("jax") is None:
             return
+        if "pytensor.link.jax.dispatch" not in sys.modules:
+            with config.change_flags(floatX=_floatX or config.floatX):
+                importlib.import_module("pytensor.link.jax.dispatch")
         for name in LOWERINGS:
             importlib.import_module(name)
         _loaded = True
@@ -68,6 +79,8 @@ def _loading_first(fgraph_convert):
 def install():
     """Load the lowerings before PyTensor's JAX linker converts a graph,
     and now if PyTensor's JAX dispatch is already imported."""
+    global _floatX
+    _floatX = _floatX or config.floatX
     if not getattr(JAXLinker.fgraph_convert, "loads_lasagne_lowerings", False):
         JAXLinker.fgraph_convert = _loading_first(JAXLinker.fgraph_convert)
     if "pytensor.link.jax.dispatch" in sys.modules:
