@@ -44,7 +44,7 @@ LOWERINGS = (
     "lasagne.ops._recurrent_jax",
 )
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _loaded = False
 _floatX = None   # config.floatX when install() ran (lasagne was imported)
 
