@@ -21,8 +21,10 @@ from . import schedules
 from . import updates
 from . import utils
 from . import jax_linker
+from .ops import _jax
 
 jax_linker.register()
+_jax.install()   # our Ops' JAX lowerings load when JAX is first used
 
 # pytensor.function(...) compiles node by node unless the user chose a mode
 # (docs/user/backends.rst, "Which mode you get").

@@ -23,7 +23,9 @@ call draws fresh numbers, seeding reproduces a run, and a function compiled
 for another backend can still use the same shared variable.
 
 Importing lasagne registers this linker as PyTensor's ``"JAX"`` mode and
-``"jax"`` linker, so ``pytensor.function(..., mode="JAX")`` uses it.
+``"jax"`` linker, so ``pytensor.function(..., mode="JAX")`` uses it. JAX
+itself is imported only when a first graph is converted
+(:mod:`lasagne.ops._jax`).
 """
 import copy
 
@@ -36,6 +38,8 @@ from pytensor.scan.op import Scan
 from pytensor.tensor.basic import MakeVector
 from pytensor.tensor.random.type import RandomType
 from pytensor.tensor.type import TensorType
+
+from .ops import _jax
 
 __all__ = ["ShapeSpecializingJAXLinker", "register"]
 
@@ -125,11 +129,12 @@ class _ShapeDispatcher:
     def to_jax(self, signature):
         """The graph specialised to `signature` as a JAX function, and the
         positions of the inputs JAX must see as static Python ints."""
+        _jax.load()  # JAX and our Ops' lowerings load at first use
         from pytensor.compile.mode import optdb
         from pytensor.link.jax.dispatch import jax_funcify
         from pytensor.link.jax.dispatch.shape import JAXShapeTuple
 
-        _reductions_keep_their_dtype()  # here, not at import: JAX loads late
+        _reductions_keep_their_dtype()
         fgraph = specialize_shapes(self.fgraph, signature)
         optdb.query(_FOLD).rewrite(fgraph)
         optdb.query(_JAX_ONLY).rewrite(fgraph)
@@ -228,6 +233,7 @@ def _specialize_scan(op, outer_inputs):
 
 def _to_jax_rng(value):
     if isinstance(value, np.random.Generator):
+        _jax.load()
         from pytensor.link.jax.dispatch import jax_typify
         return jax_typify(value)
     return value

@@ -35,6 +35,12 @@ from pytensor.tensor.random.type import RandomType
 
 from .jax_linker import (_REWRITES, ShapeSpecializingJAXLinker, _from_jax_rng,
                          _to_jax_rng)
+from .ops import _jax
+
+# Everything here runs on JAX: load it, and our Ops' lowerings, now (with
+# its 64-bit types as lasagne's floatX says) rather than at the first step,
+# after the parameters were uploaded.
+_jax.load()
 
 __all__ = ["data_parallel_function", "DataParallelStep", "default_mesh"]
 

@@ -5,48 +5,21 @@ The gradient Ops are the linear transposes of the forward convolution
 convolutions (cuDNN's backward-data / backward-filter on an NVIDIA GPU).
 Their output shapes must be static under ``jax.jit``: they are taken from
 the node's types where known, else from the shape input, which is concrete
-whenever it comes from the shape of a traced array or a constant.
+whenever it comes from the shape of a traced array or a constant (the
+rewrite of :mod:`lasagne.ops._conv_jax_rewrite` keeps it so).
+
+Loaded by :mod:`lasagne.ops._jax` when JAX is first used.
 """
 import jax
 import jax.numpy as jnp
 import numpy as np
-from pytensor.compile import optdb
-from pytensor.graph.rewriting.basic import in2out, node_rewriter
 from pytensor.link.jax.dispatch import jax_funcify
-from pytensor.link.jax.dispatch.shape import JAXShapeTuple
-from pytensor.tensor.basic import MakeVector
-from pytensor.tensor.elemwise import DimShuffle
 
 from .conv import Conv, ConvGradFilters, ConvGradFiltersBias, ConvGradInput
 
 _DIMENSION_NUMBERS = {1: ("NCH", "OIH", "NCH"),
                       2: ("NCHW", "OIHW", "NCHW"),
                       3: ("NCDHW", "OIDHW", "NCDHW")}
-
-
-@node_rewriter([ConvGradInput, ConvGradFilters, ConvGradFiltersBias])
-def conv_shape_as_tuple(fgraph, node):
-    """Keep the shape input of the gradient Ops concrete under ``jax.jit``.
-
-    JAX's ``MakeVector`` returns a traced array; ``JAXShapeTuple`` returns
-    the tuple of its (concrete) scalar inputs, e.g. ``Shape_i`` values.
-    """
-    shape_node = node.inputs[2].owner
-    if shape_node is None:
-        return None
-    # a 1-element shape vector may be a scalar turned into a vector
-    if isinstance(shape_node.op, MakeVector) or (
-            isinstance(shape_node.op, DimShuffle)
-            and shape_node.op.input_ndim == 0
-            and shape_node.op.new_order == ("x",)):
-        new_inputs = list(node.inputs)
-        new_inputs[2] = JAXShapeTuple()(*shape_node.inputs)
-        return node.clone_with_new_inputs(new_inputs).outputs
-    return None
-
-
-optdb.register("lasagne_conv_shape_as_tuple", in2out(conv_shape_as_tuple),
-               "jax", position=100.5)
 
 
 def _forward_fn(op):

@@ -362,4 +362,3 @@ def fused_attention(q, k, v, key_mask=None, causal=False, scale=None,
 
 
 from lasagne.ops import _attention_numba  # noqa: E402,F401  (registers kernels)
-from lasagne.ops import _attention_jax  # noqa: E402,F401

@@ -384,4 +384,3 @@ def batch_norm_inference(x, gamma, beta, mean, inv_std):
 
 
 from lasagne.ops import _batchnorm_numba  # noqa: E402,F401  (registers kernels)
-from lasagne.ops import _batchnorm_jax  # noqa: E402,F401

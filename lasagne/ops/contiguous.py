@@ -84,15 +84,3 @@ def numba_funcify_AsContiguous(op, node, **kwargs):
 
     return as_contiguous_array, KERNEL_SALT
 
-
-try:
-    from pytensor.link.jax.dispatch import jax_funcify
-except ImportError:  # pragma: no cover - jax is optional
-    jax_funcify = None
-
-if jax_funcify is not None:
-    @jax_funcify.register(AsContiguous)
-    def jax_funcify_AsContiguous(op, node=None, **kwargs):
-        def identity(x):
-            return x    # XLA arrays have no strides
-        return identity

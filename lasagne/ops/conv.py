@@ -863,8 +863,4 @@ optdb.register("lasagne_fuse_conv_bias_gradient",
 
 
 from . import _conv_numba  # noqa: E402,F401  (registers the Numba kernels)
-
-try:  # the JAX lowering is optional
-    from . import _conv_jax  # noqa: E402,F401
-except ImportError:  # pragma: no cover - jax not installed
-    pass
+from . import _conv_jax_rewrite  # noqa: E402,F401  (JAX loads at first use)

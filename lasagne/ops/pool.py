@@ -453,4 +453,3 @@ def max_pool_gather_numpy(x, g, ws, stride, pad, ignore_border, mode="max"):
 
 
 from lasagne.ops import _pool_numba  # noqa: E402,F401  (registers kernels)
-from lasagne.ops import _pool_jax  # noqa: E402,F401
