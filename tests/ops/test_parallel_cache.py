@@ -9,6 +9,10 @@ The kernels are now called by symbol (:mod:`lasagne.ops._exported`), and a
 graph loaded from the cache aborts the process ("Symbol not found") unless
 its funcify registered every symbol it calls: the gradient variant checks
 that for all three entry points.
+
+Each process costs seconds of imports, so the variants that need no new
+process share one (the graphs a process compiles come one after another),
+and the references (the Ops' Python implementations) are computed here.
 """
 import os
 import subprocess
@@ -24,23 +28,30 @@ import pytensor
 import pytensor.tensor as pt
 from lasagne.ops.conv import conv
 
-x = pt.tensor4("x", dtype="float64")
-w = pt.tensor4("w", dtype="float64")
-y = conv(x, w, padding=1)
-out = y if sys.argv[1] == "plain" else 2 * y
-if sys.argv[1] == "grads":
-    out = [out.sum(), *pytensor.grad((out ** 2).sum(), [x, w])]
-f = pytensor.function([x, w], out, mode=sys.argv[2])
-xv = np.arange(2 * 3 * 6 * 6, dtype="float64").reshape(2, 3, 6, 6) / 100
-wv = np.linspace(-1, 1, 4 * 3 * 3 * 3).reshape(4, 3, 3, 3)
-results = f(xv, wv)
-if sys.argv[1] == "grads":
+
+def run(variant, mode):
+    x = pt.tensor4("x", dtype="float64")
+    w = pt.tensor4("w", dtype="float64")
+    y = conv(x, w, padding=1)
+    out = y if variant == "plain" else 2 * y
+    if variant == "grads":
+        out = [out.sum(), *pytensor.grad((out ** 2).sum(), [x, w])]
+    f = pytensor.function([x, w], out, mode=mode)
+    xv = np.arange(2 * 3 * 6 * 6, dtype="float64").reshape(2, 3, 6, 6) / 100
+    wv = np.linspace(-1, 1, 4 * 3 * 3 * 3).reshape(4, 3, 3, 3)
+    results = f(xv, wv)
+    if variant != "grads":
+        return [float(np.sum(results))]
     # Weighted sums, so that a misplaced gradient element shows.
-    results = [results[0]] + [(r * np.cos(np.arange(r.size)).reshape(r.shape)
-                               ).sum() for r in results[1:]]
-else:
-    results = [results]
-print(" ".join(repr(float(np.sum(r))) for r in results))
+    return [float(results[0])] + [
+        float((r * np.cos(np.arange(r.size)).reshape(r.shape)).sum())
+        for r in results[1:]]
+
+
+if __name__ == "__main__":
+    # argv: the mode, then the variants, compiled in this order.
+    for variant in sys.argv[2:]:
+        print(" ".join(repr(v) for v in run(variant, sys.argv[1])))
 """
 
 
@@ -60,23 +71,38 @@ def _expected(scale):
 def test_graph_cached_around_a_cached_parallel_kernel(tmp_path):
     env = dict(os.environ,
                PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
-    results = []
-    for variant in ["plain", "scaled", "scaled", "grads", "grads"]:
-        results.append(_run(variant, "NUMBA", env))
-    np.testing.assert_allclose(results[:3], [[_expected(1)], [_expected(2)],
-                                             [_expected(2)]], rtol=1e-12)
+    # Process 1 caches the kernel; process 2 links it into two new graphs
+    # and caches them; process 3 loads both, the gradients first, so that
+    # nothing loaded before them has registered a symbol they call.
+    (plain,) = _run(SCRIPT, env, "NUMBA", "plain")
+    scaled, grads = _run(SCRIPT, env, "NUMBA", "scaled", "grads")
+    grads_loaded, scaled_loaded = _run(SCRIPT, env, "NUMBA", "grads",
+                                       "scaled")
+    np.testing.assert_allclose([plain, scaled, scaled_loaded],
+                               [[_expected(1)], [_expected(2)],
+                                [_expected(2)]], rtol=1e-12)
     # The gradients against the Ops' numpy implementations.
-    reference = _run("grads", "FAST_COMPILE", env)
+    reference = _in_this_process(SCRIPT)("grads", "FAST_COMPILE")
     assert reference[0] == pytest.approx(_expected(2), rel=1e-12)
-    np.testing.assert_allclose(results[3], reference, rtol=1e-10)
-    np.testing.assert_allclose(results[4], reference, rtol=1e-10)
+    np.testing.assert_allclose(grads, reference, rtol=1e-10)
+    np.testing.assert_allclose(grads_loaded, reference, rtol=1e-10)
 
 
-def _run(variant, mode, env):
-    run = subprocess.run([sys.executable, "-c", SCRIPT, variant, mode],
+def _run(script, env, *args):
+    """One line of numbers per variant, from a new process."""
+    run = subprocess.run([sys.executable, "-c", script, *args],
                          env=env, capture_output=True, text=True)
-    assert run.returncode == 0, (variant, run.returncode, run.stderr[-2000:])
-    return [float(v) for v in run.stdout.split()]
+    assert run.returncode == 0, (args, run.returncode, run.stderr[-2000:])
+    lines = run.stdout.splitlines()
+    assert len(lines) == max(len(args) - 1, 1), run.stdout
+    return [[float(v) for v in line.split()] for line in lines]
+
+
+def _in_this_process(script):
+    """The script's ``run``, for the references."""
+    namespace = {"__name__": "reference"}
+    exec(script, namespace)
+    return namespace["run"]
 
 
 RECURRENT_SCRIPT = """
@@ -86,20 +112,27 @@ import pytensor
 import pytensor.tensor as pt
 from lasagne.ops.recurrent import RecurrenceForward
 
-x = pt.tensor3("x")
-w = pt.matrix("w")
-c0, h0 = pt.matrix("c0"), pt.matrix("h0")
-lstm = RecurrenceForward("lstm", ["sigmoid", "sigmoid", "tanh", "sigmoid",
-                                  "tanh"])
-hid, cell, _ = lstm(x, w, c0, h0)
-cost = (hid * np.cos(np.arange(3 * 2 * 4)).reshape(3, 2, 4)).sum()
-f = pytensor.function([x, w, c0, h0],
-                      [cost, *pytensor.grad(cost, [x, w, c0, h0])],
-                      mode=sys.argv[1])
-rng = np.random.default_rng(0)
-values = [rng.normal(size=s) for s in [(3, 2, 16), (4, 16), (2, 4), (2, 4)]]
-print(" ".join(repr(float(np.sum(r * np.cos(np.arange(np.size(r))).reshape(
-    np.shape(r))))) for r in f(*values)))
+
+def run(mode):
+    x = pt.tensor3("x")
+    w = pt.matrix("w")
+    c0, h0 = pt.matrix("c0"), pt.matrix("h0")
+    lstm = RecurrenceForward("lstm", ["sigmoid", "sigmoid", "tanh",
+                                      "sigmoid", "tanh"])
+    hid, cell, _ = lstm(x, w, c0, h0)
+    cost = (hid * np.cos(np.arange(3 * 2 * 4)).reshape(3, 2, 4)).sum()
+    f = pytensor.function([x, w, c0, h0],
+                          [cost, *pytensor.grad(cost, [x, w, c0, h0])],
+                          mode=mode)
+    rng = np.random.default_rng(0)
+    values = [rng.normal(size=s)
+              for s in [(3, 2, 16), (4, 16), (2, 4), (2, 4)]]
+    return [float(np.sum(r * np.cos(np.arange(np.size(r))).reshape(
+        np.shape(r)))) for r in f(*values)]
+
+
+if __name__ == "__main__":
+    print(" ".join(repr(v) for v in run(sys.argv[1])))
 """
 
 
@@ -108,12 +141,9 @@ def test_cached_recurrence_graph_loads_in_a_new_process(tmp_path):
     from PyTensor's cache in a new process finds them."""
     env = dict(os.environ,
                PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
-    results = []
-    for mode in ["NUMBA", "NUMBA", "FAST_COMPILE"]:
-        run = subprocess.run([sys.executable, "-c", RECURRENT_SCRIPT, mode],
-                             env=env, capture_output=True, text=True)
-        assert run.returncode == 0, (mode, run.returncode, run.stderr[-2000:])
-        results.append([float(v) for v in run.stdout.split()])
-    assert len(results[2]) == 5
-    np.testing.assert_allclose(results[0], results[2], rtol=1e-10)
-    np.testing.assert_allclose(results[1], results[2], rtol=1e-10)
+    (compiled,) = _run(RECURRENT_SCRIPT, env, "NUMBA")
+    (loaded,) = _run(RECURRENT_SCRIPT, env, "NUMBA")
+    reference = _in_this_process(RECURRENT_SCRIPT)("FAST_COMPILE")
+    assert len(reference) == 5
+    np.testing.assert_allclose(compiled, reference, rtol=1e-10)
+    np.testing.assert_allclose(loaded, reference, rtol=1e-10)
