@@ -67,21 +67,28 @@ def pytest_cmdline_main(config):
 #: that its long compilations and the rest of those tests can go to
 #: different workers.
 SLOW_MODULES = (
-    "tests/test_contract_backends.py",
     "tests/test_examples.py",
+    "tests/test_contract_backends.py",
     "tests/test_linker.py",
-    "tests/layers/test_recurrent_backends.py",
-    "tests/test_contract.py",
-    "tests/ops/test_recurrent.py",
     "tests/ops/test_pool.py",
+    "tests/layers/test_recurrent_backends.py",
+    "tests/test_parallel.py",
+    "tests/test_jax_linker.py",
     "tests/layers/test_recurrent.py",
+    "tests/test_contract.py",
     "tests/ops/test_conv.py",
     "tests/ops/test_parallel_cache.py",
-    "tests/test_objectives.py",
+    "tests/test_docs.py",
     "tests/layers/test_transform.py",
-    "tests/layers/test_pool.py",
-    "tests/layers/test_conv.py",
-    "tests/test_example_recurrent.py",
+    "tests/test_shape_properties.py",
+    "tests/ops/test_memory.py",
+    "tests/ops/test_recurrent.py",
+    "tests/layers/test_resize.py",
+    "tests/test_blas_timeout.py",
+    "tests/test_updates_modern.py",
+    "tests/test_updates.py",
+    "tests/test_objectives.py",
+    "tests/ops/test_batchnorm.py",
 )
 
 
