@@ -90,9 +90,10 @@ def _header_folder(block, flags, include_dirs):
     if not os.path.exists(target):
         os.makedirs(folder, exist_ok=True)
         source = os.path.join(folder, "lasagne_pch_source.h")
-        with open(source + ".tmp%d" % os.getpid(), "w") as f:
+        written = f"{source}.tmp{os.getpid()}"
+        with open(written, "w") as f:
             f.write("\n".join(block) + "\n")
-        os.replace(source + ".tmp%d" % os.getpid(), source)
+        os.replace(written, source)
         fd, partial = tempfile.mkstemp(suffix=".gch.part", dir=folder)
         os.close(fd)
         run = subprocess.run(
