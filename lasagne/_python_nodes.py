@@ -6,10 +6,11 @@ and views (``Shape_i``, ``DimShuffle``, ``Reshape``, ``Subtensor``),
 checks (``SpecifyShape``, ``Assert``), small bookkeeping on scalars (an
 optimizer's step count, a learning rate), matrix products, joins and
 splits, copies of the outputs, reductions, argmax and the softmax of a
-classifier.
+classifier. Matrix products and the uniform and normal draws of noise
+layers call small Numba kernels compiled once per machine.
 :func:`python_perform` gives such a node a function run from Python, with
 PyTensor's ``perform`` calling convention; the linker compiles the others
-(fused elementwise loops, random draws) with Numba.
+(fused elementwise loops, other random draws) with Numba.
 
 A Python call costs a few microseconds, as a Numba entry point does; where
 the work is large, numpy's routines (pairwise sums, ``concatenate``) match
@@ -26,8 +27,13 @@ from pytensor.tensor.basic import (ARange, Alloc, AllocEmpty, Join,
                                    TensorFromScalar)
 from pytensor.tensor.elemwise import CAReduce, DimShuffle, Elemwise
 from pytensor.tensor.math import Argmax, Dot
+from pytensor.tensor.random.basic import NormalRV, UniformRV
+from pytensor.tensor.random.op import RandomVariableWithCoreShape
+from pytensor.tensor.random.type import RandomGeneratorType
+from pytensor.tensor.random.utils import custom_rng_deepcopy
 from pytensor.tensor.shape import Reshape, Shape, Shape_i, SpecifyShape
 from pytensor.tensor.special import LogSoftmax, Softmax
+from pytensor.tensor.type_other import NoneTypeT
 from pytensor.tensor.subtensor import (AdvancedSubtensor, AdvancedSubtensor1,
                                        IncSubtensor, Subtensor)
 
@@ -69,6 +75,8 @@ def python_perform(node):
         return _reduction(node)
     if isinstance(op, (Softmax, LogSoftmax)):
         return _softmax(node)
+    if isinstance(op, RandomVariableWithCoreShape):
+        return _draw(node)
     if isinstance(op, _ConvOpBase) and op._kernels(node) is not None:
         return op.perform  # the kernels compiled once per machine
     if isinstance(op, (Pool, PoolGrad)) and _pool_machine(op, node):
@@ -170,4 +178,62 @@ def _softmax(node):
         else:
             exp /= total.astype(dtype)
             outputs[0][0] = exp
+    return perform
+
+
+@numba.njit(cache=True)
+def _fill_uniform(rng, low, high, out):
+    # numpy's Generator.uniform: low + (high - low) * next_double, in float64
+    scale = high - low
+    for i in range(out.size):
+        out[i] = low + scale * rng.random()
+
+
+@numba.njit(cache=True)
+def _fill_normal(rng, loc, scale, out):
+    # numpy's Generator.normal: loc + scale * ziggurat standard normal
+    for i in range(out.size):
+        out[i] = loc + scale * rng.standard_normal()
+
+
+_FILLS = {UniformRV: _fill_uniform, NormalRV: _fill_normal}
+
+
+def warm_draws(dtype):
+    """Compile (or load) the uniform and normal draws into `dtype`
+    (:mod:`lasagne.precompile`)."""
+    rng = np.random.default_rng(0)
+    for fill in _FILLS.values():
+        fill(rng, 0.0, 1.0, np.empty(2, dtype))
+
+
+def _draw(node):
+    """The uniform and normal draws of noise layers (one value per
+    parameter, a float sample) through kernels compiled once per machine, drawing the
+    same numbers from the generator as numpy (and PyTensor's Numba
+    backend) do; a generator of any other kind, or another distribution,
+    compiles as before. The generator is advanced in place where the
+    node destroys it (PyTensor's ``random_make_inplace``), else a copy."""
+    core = node.op.core_op
+    fill = _FILLS.get(type(core))
+    _core_shape, rng, size, *params = node.inputs
+    sample = node.outputs[1]
+    if (fill is None or sample.type.dtype not in ("float32", "float64")
+            or not all(all(p.type.broadcastable) for p in params)
+            or not isinstance(rng.type, RandomGeneratorType)):
+        return None
+    dtype = np.dtype(sample.type.dtype)
+    inplace = core.inplace
+    no_size = isinstance(size.type, NoneTypeT)
+
+    def perform(node, inputs, outputs):
+        _core_shape, rng, size, a, b = inputs
+        if not inplace:
+            rng = custom_rng_deepcopy(rng)
+        shape = (np.broadcast_shapes(a.shape, b.shape) if no_size
+                 else tuple(int(n) for n in size))
+        out = np.empty(shape, dtype)
+        fill(rng, a.item(), b.item(), out.reshape(-1))
+        outputs[0][0] = rng
+        outputs[1][0] = out
     return perform

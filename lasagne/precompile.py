@@ -1,9 +1,9 @@
 """Compile the library's kernels ahead of time.
 
 The convolution, pooling, recurrence, attention and batch-normalisation
-kernels, and the matrix products the node linker runs, are compiled
-once per machine and dtype into Numba's cache, beside the package (or in
-Numba's user-wide cache where the package is read-only). Without this
+kernels, and the matrix products and random draws the node linker runs,
+are compiled once per machine and dtype into Numba's cache, beside the
+package (or in Numba's user-wide cache where the package is read-only). Without this
 step the first network that needs one pays for it in its first call, tens
 of seconds on a small machine. Run it after installing, as a C extension
 is compiled at install::
@@ -60,8 +60,9 @@ def _exercise(dtype):
             cost, [x, seq, *params])], mode="FAST_COMPILE")
         fn(rng.standard_normal((2, 2, 6, 6)).astype(dtype),
            rng.standard_normal((2, 3, 2)).astype(dtype))
-    from lasagne._python_nodes import warm_products
+    from lasagne._python_nodes import warm_draws, warm_products
     warm_products(dtype)
+    warm_draws(dtype)
 
 
 def precompile(dtypes=DTYPES, jobs=None, verbose=True):

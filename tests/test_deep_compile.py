@@ -85,6 +85,61 @@ def test_rewriting_grows_linearly_with_depth(module, depth):
         assert two_k <= 2 * k + 8, (name, k, two_k)
 
 
+class _Imports(Feature):
+    """Number of nodes imported into the graph while it is rewritten."""
+
+    def __init__(self):
+        self.count = 0
+
+    def on_import(self, fgraph, node, reason):
+        self.count += 1
+
+
+def _residual_block(net):
+    """He et al.'s basic block: two 'same' convolutions with batch norm
+    and an identity shortcut."""
+    branch = L.batch_norm(L.Conv2DLayer(net, 4, 3, pad="same"))
+    branch = L.batch_norm(L.Conv2DLayer(branch, 4, 3, pad="same",
+                                        nonlinearity=None))
+    return L.NonlinearityLayer(L.ElemwiseSumLayer([branch, net]))
+
+
+def _residual_rewrite(blocks):
+    net = L.Conv2DLayer(L.InputLayer((None, 3, None, None)), 4, 3, pad=1)
+    for _ in range(blocks):
+        net = _residual_block(net)
+    net = L.DenseLayer(L.GlobalPoolLayer(net), 10, nonlinearity=softmax)
+    out = L.get_output(net)
+    inputs = [v for v in graph_inputs([out]) if not isinstance(v, Constant)]
+    fgraph = FunctionGraph(inputs, [out], clone=True)
+    add_supervisor_to_fgraph(fgraph, [In(v) for v in inputs])
+    imports = _Imports()
+    fgraph.attach_feature(imports)
+    get_mode("FAST_RUN").optimizer.rewrite(fgraph)
+    return imports.count, len(fgraph.apply_nodes)
+
+
+def test_residual_blocks_rewrite_in_constant_work_per_block():
+    """Each residual block adds a fixed, small amount of rewriting work.
+
+    A stride-1 'same' convolution's inferred length is its input's length
+    variable itself, so the shapes of the branch and of the shortcut are
+    the same variables and the sum needs no broadcast check. With a shape
+    formula per convolution, every sum added PyTensor's equality checks of
+    two formulas and the shape graphs grew with depth: 104 nodes imported
+    per block while rewriting and 19 nodes per block left in the graph,
+    against 15 and 7 now (ResNet-20's graph rewriting went from 12.6 s
+    to 7.4 s)."""
+    imported_4, nodes_4 = _residual_rewrite(4)
+    imported_8, nodes_8 = _residual_rewrite(8)
+    per_block_imported = (imported_8 - imported_4) / 4
+    per_block_nodes = (nodes_8 - nodes_4) / 4
+    assert per_block_imported <= 24, per_block_imported
+    # two convolutions, two batch norms, the sum and rectifier, and at
+    # most a few contiguity copies
+    assert per_block_nodes <= 9, per_block_nodes
+
+
 def test_concatenate_values_and_shape_formula():
     x = pt.tensor4("x")
     y = pt.tensor4("y", shape=(None, 2, None, 5))

@@ -172,3 +172,53 @@ def test_kernel_nodes_take_read_only_and_strided_arrays():
             a.setflags(write=False)
         for got, expected in zip(fn(*arrays), want):
             np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("inplace", [True, False])
+def test_uniform_and_normal_draws_match_numpy(dtype, inplace):
+    """Uniform and normal draws run from Python on kernels compiled once
+    per machine, and draw exactly the numbers numpy's generator gives
+    (float64 draws, then the cast), advancing the shared generator as
+    numpy does (in place, or a copy where the node does not destroy it)."""
+    seed = 123
+    rng = pytensor.shared(np.random.default_rng(seed))
+    n = pt.lscalar("n")
+    low = pt.scalar("low", dtype=dtype)
+    next_rng, u = pt.random.uniform(low, 2.5, size=(n, 3), rng=rng,
+                                    dtype=dtype, return_next_rng=True)
+    last_rng, z = pt.random.normal(0.5, 3.0, size=(2, n), rng=next_rng,
+                                   dtype=dtype, return_next_rng=True)
+    updates = {rng: last_rng} if inplace else {}
+    fn = _node_linker_function([n, low], [u, z], updates=updates)
+    draws = [node for node in fn.maker.fgraph.toposort()
+             if "rv" in str(node.op)]
+    assert len(draws) == 2
+    assert all(python_perform(node) is not None for node in draws)
+    reference = np.random.default_rng(seed)
+    for size in (4, 1, 0):
+        got_u, got_z = fn(size, np.asarray(-1.25, dtype))
+        want_u = reference.uniform(np.float64(-1.25), 2.5,
+                                   (size, 3)).astype(dtype)
+        want_z = reference.normal(0.5, 3.0, (2, size)).astype(dtype)
+        assert got_u.dtype == got_z.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(got_u, want_u)
+        np.testing.assert_array_equal(got_z, want_z)
+        if not inplace:  # the shared generator never moves
+            reference = np.random.default_rng(seed)
+    assert (rng.get_value(borrow=True).bit_generator.state
+            == (reference.bit_generator.state if inplace
+                else np.random.default_rng(seed).bit_generator.state))
+
+
+def test_draws_with_array_parameters_compile():
+    """Per-element parameters are left to the compiled draw."""
+    rng = pytensor.shared(np.random.default_rng(0))
+    low = pt.vector("low")
+    _, u = pt.random.uniform(low, 1.0, rng=rng, return_next_rng=True)
+    fn = _node_linker_function([low], u)
+    [draw] = [node for node in fn.maker.fgraph.toposort()
+              if "rv" in str(node.op)]
+    assert python_perform(draw) is None
+    got = fn(np.array([0.0, 0.5]))
+    assert got.shape == (2,) and np.all((got >= [0, 0.5]) & (got < 1))

@@ -357,10 +357,11 @@ class Conv(_ConvOpBase):
 
     def infer_shape(self, fgraph, node, shapes):
         xs, ws = shapes
-        sp = [(xs[2 + i] + b + a - d * (ws[2 + i] - 1) - 1) // s + 1
-              for i, (s, d, b, a) in enumerate(zip(
+        static_k = node.inputs[1].type.shape[2:]
+        sp = [_out_length(xs[2 + i], ws[2 + i] if k is None else k, *p)
+              for i, (k, p) in enumerate(zip(static_k, zip(
                   self.stride, self.dilation, self.pad_before,
-                  self.pad_after))]
+                  self.pad_after)))]
         return [(xs[0], ws[0], *sp)]
 
     def pullback(self, inputs, outputs, cotangents):
@@ -370,6 +371,21 @@ class Conv(_ConvOpBase):
         gx = ConvGradInput(**p)(w, gy, _shape_vector(x, self.nd))
         gw = ConvGradFilters(**p)(x, gy, _shape_vector(w, self.nd))
         return [gx, gw]
+
+
+def _out_length(n, k, stride, dilation, before, after):
+    """``(n + before + after - dilation * (k - 1) - 1) // stride + 1``, for
+    ``infer_shape``, without the terms that vanish for a kernel size `k`
+    known statically: a stride-1 'same' convolution gives `n` itself, so
+    that the shapes of a deep network's layers stay the same variable
+    (shape graphs that grow with depth, and PyTensor's broadcast checks
+    between them, were most of a ResNet's rewriting time)."""
+    if not isinstance(k, (int, np.integer)):
+        return (n + (before + after - 1) - dilation * (k - 1)) // stride + 1
+    offset = before + after - dilation * (int(k) - 1) - 1
+    if stride == 1:
+        return n if offset == -1 else n + (offset + 1)
+    return (n if offset == 0 else n + offset) // stride + 1
 
 
 class ConvGradInput(_ConvOpBase):
@@ -765,7 +781,28 @@ def _theano_conv(nd, input, filters, filter_shape, border_mode, subsample,
     border_mode = _theano_border(border_mode, nd)
     params = _op_params(filters, nd, subsample, border_mode, filter_dilation,
                         num_groups, filter_flip, filter_shape)
-    return Conv(**params)(input, filters)
+    return Conv(**params)(input, _with_shape_hint(filters, filter_shape))
+
+
+def _with_shape_hint(filters, filter_shape):
+    """The filters with Theano's ``filter_shape`` hint as their static
+    shape (Theano's convolutions used the hint for their shapes too), so
+    that the output's channels and spatial sizes are known without
+    reading the filters' shape at run time; the hint is checked when the
+    function runs."""
+    if filter_shape is None:
+        return filters
+    hint = tuple(None if k is None else int(k) for k in filter_shape)
+    if len(hint) != filters.ndim:
+        raise ValueError(
+            f"conv: filter_shape {tuple(filter_shape)} does not match "
+            f"filters with {filters.ndim} dimensions.")
+    static = tuple(filters.type.shape)
+    if all(h is None or h == k for h, k in zip(hint, static)):
+        if all(h is None or k is not None for h, k in zip(hint, static)):
+            return filters  # nothing to add
+    return pt.specify_shape(filters, tuple(
+        k if h is None else h for h, k in zip(hint, static)))
 
 
 def conv2d_grad_wrt_inputs(output_grad, filters, input_shape,

@@ -287,6 +287,66 @@ def test_static_output_shape_and_infer_shape():
                    for n in fx.maker.fgraph.toposort())
 
 
+@pytest.mark.parametrize("static_kernel", [True, False])
+def test_infer_shape_formula_against_reference(static_kernel):
+    """The compact ``infer_shape`` formula equals the reference output size
+    for every input length, stride, dilation and padding tried, with the
+    kernel size known statically (the terms that vanish are left out) or
+    not; a stride-1 'same' convolution gives the input's length variable
+    itself."""
+    n, k = pt.lscalar("n"), pt.lscalar("k")
+    cases = list(itertools.product((1, 3, 4), (1, 2, 3), (1, 2),
+                                   ((0, 0), (1, 1), (2, 1), (0, 3))))
+    for ksize, stride, dilation, (before, after) in cases:
+        op = Conv(stride=(stride,), dilation=(dilation,), pad_before=(before,),
+                  pad_after=(after,))
+        x = pt.tensor3("x")
+        w = pt.tensor3("w", shape=(2, 1, ksize) if static_kernel
+                       else (None, None, None))
+        node = op(x, w).owner
+        [(_, _, length)] = op.infer_shape(None, node, [
+            (pt.lscalar(), pt.lscalar(), n), (pt.lscalar(), pt.lscalar(), k)])
+        fn = pytensor.function([n, k], length, mode=FAST,
+                               on_unused_input="ignore")
+        for size in range(dilation * (ksize - 1) + 1 - before - after, 12):
+            padded = size + before + after
+            expected = (padded - dilation * (ksize - 1) - 1) // stride + 1
+            if expected < 1:
+                continue
+            assert fn(size, ksize) == expected, (ksize, stride, dilation,
+                                                 before, after, size)
+    same = Conv(stride=(1, 1), dilation=(1, 1), pad_before=(1, 1),
+                pad_after=(1, 1))
+    x, w = pt.tensor4("x"), pt.tensor4("w", shape=(4, 3, 3, 3))
+    rows, cols = pt.lscalar("rows"), pt.lscalar("cols")
+    [shape] = same.infer_shape(None, same(x, w).owner, [
+        (pt.lscalar(), pt.lscalar(), rows, cols), (4, 3, 3, 3)])
+    assert shape[2] is rows and shape[3] is cols
+
+
+def test_filter_shape_hint_gives_static_shapes():
+    """Theano's ``filter_shape`` hint of ``conv2d`` becomes the filters'
+    static shape: the output's channels are known without reading the
+    filters at run time, and filters of another shape are refused when
+    the function runs."""
+    xs, ws = pt.tensor4("x"), pt.tensor4("w")
+    out = conv2d(xs, ws, border_mode="half", filter_shape=(3, 2, 3, 3))
+    assert out.type.shape[1] == 3
+    fn = pytensor.function([xs, ws], out, mode=FAST)
+    x = np.ones((1, 2, 5, 5), xs.dtype)
+    assert fn(x, np.ones((3, 2, 3, 3), ws.dtype)).shape == (1, 3, 5, 5)
+    with pytest.raises(AssertionError, match="(?i)shape"):
+        fn(x, np.ones((4, 2, 3, 3), ws.dtype))
+    # partial hints (None) and hints the filters' type already knows add
+    # nothing
+    assert conv2d(xs, ws, filter_shape=(None,) * 4).owner.inputs[1] is ws
+    w_static = pt.tensor4("w", shape=(3, 2, 3, 3))
+    assert conv2d(xs, w_static, filter_shape=(3, 2, 3, 3)
+                  ).owner.inputs[1] is w_static
+    with pytest.raises(ValueError, match="filter_shape"):
+        conv2d(xs, ws, filter_shape=(3, 2, 3))
+
+
 def test_padding_conveniences():
     assert normalize_padding("valid", (3, 3)) == ((0, 0), (0, 0))
     assert normalize_padding("full", (3, 2), dilation=2) == ((4, 2), (4, 2))
