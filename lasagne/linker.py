@@ -34,7 +34,9 @@ import numpy as np
 from pytensor.configdefaults import config
 from pytensor.link.basic import Container, LocalLinker
 from pytensor.link.utils import gc_helper, map_storage, raise_with_op
+from pytensor.link.vm import VMLinker
 from pytensor.scalar import ScalarType
+from pytensor.scan.op import Scan
 
 from ._flat_nodes import flat_thunk, flat_twin
 from ._python_nodes import python_perform
@@ -53,6 +55,11 @@ PYTHON_NODES = os.environ.get("LASAGNE_PYTHON_NODES", "1") != "0"
 #: Compile elementwise nodes as their rank-free twins where they have one
 #: (:mod:`lasagne._flat_nodes`; ``LASAGNE_FLAT_NODES=0``: as written).
 FLAT_NODES = os.environ.get("LASAGNE_FLAT_NODES", "1") != "0"
+
+#: Run Scan nodes as PyTensor's Python loop over an inner function linked
+#: by this linker (``LASAGNE_SCAN_LOOP=0``: PyTensor's Numba Scan).
+SCAN_LOOP = os.environ.get("LASAGNE_SCAN_LOOP", "1") != "0"
+
 
 _MEMO = {}
 _SRC = "def {name}(*args):\n    return jitable_func(*args)\n"
@@ -209,6 +216,53 @@ def _perform_thunk(perform, node, inputs, outputs):
     return thunk
 
 
+def _node_thunk(node, storage_map):
+    """The thunk running `node` on the cells of `storage_map`: from Python,
+    as its flat twin, as its own node function, or (a Scan) as PyTensor's
+    Python loop over an inner function linked the same way."""
+    ins = [storage_map[v] for v in node.inputs]
+    outs = [storage_map[v] for v in node.outputs]
+    if isinstance(node.op, Scan) and SCAN_LOOP:
+        thunk = _scan_thunk(node, storage_map)
+    else:
+        form = compiled_form(node)
+        if form is None:
+            thunk = _perform_thunk(python_perform(node), node, ins, outs)
+        elif form is not node:
+            twin, full = form
+            thunk = flat_thunk(
+                node_function(twin), full,
+                lambda node=node: _scalar_outputs(node_function(node), node),
+                ins, outs)
+        else:
+            thunk = _thunk(_scalar_outputs(node_function(node), node),
+                           ins, outs)
+    thunk.inputs, thunk.outputs = ins, outs
+    return thunk
+
+
+def _scan_thunk(node, storage_map):
+    """A Scan node run by PyTensor's Python implementation of the loop,
+    its inner function linked by :class:`NumbaNodeVMLinker`: each inner
+    node is compiled once per machine like any other, where PyTensor's
+    Numba backend compiles the whole loop, inner nodes included, into one
+    function afresh for every graph (about 40 s for an LSTM cell with its
+    gradient, against a few seconds)."""
+    from pytensor.compile.mode import Mode, get_mode
+    op = node.op.clone()
+    op.mode = Mode(NumbaNodeVMLinker(allow_gc=op.allow_gc),
+                   get_mode("NUMBA_NODE").provided_optimizer)
+    op._fn = None
+    inner = op.make_thunk(node, storage_map, None, [], impl="py")
+    outs = [storage_map[v] for v in node.outputs]
+
+    def thunk():
+        for out in outs:  # fresh outputs: the caller may hold the last ones
+            out[0] = None
+        inner()
+    return thunk
+
+
 class NumbaNodeLinker(LocalLinker):
     """Runs each node's cached Numba function in turn (see module doc)."""
 
@@ -238,24 +292,7 @@ class NumbaNodeLinker(LocalLinker):
         order = self.schedule(fgraph)
         input_storage, output_storage, storage_map = map_storage(
             fgraph, order, input_storage, output_storage, storage_map)
-        thunks = []
-        for node in order:
-            ins = [storage_map[v] for v in node.inputs]
-            outs = [storage_map[v] for v in node.outputs]
-            form = compiled_form(node)
-            if form is None:
-                thunk = _perform_thunk(python_perform(node), node, ins, outs)
-            elif form is not node:
-                twin, full = form
-                thunk = flat_thunk(
-                    node_function(twin), full,
-                    lambda node=node: _scalar_outputs(node_function(node),
-                                                      node), ins, outs)
-            else:
-                thunk = _thunk(_scalar_outputs(node_function(node), node),
-                               ins, outs)
-            thunk.inputs, thunk.outputs = ins, outs
-            thunks.append(thunk)
+        thunks = [_node_thunk(node, storage_map) for node in order]
 
         # Free each intermediate after its last use, as the single Numba
         # function of PyTensor's linker does.
@@ -283,6 +320,47 @@ class NumbaNodeLinker(LocalLinker):
         run.storage_map = storage_map
         run.allow_gc = self.allow_gc
         return (run,
+                [Container(v, s) for v, s in
+                 zip(fgraph.inputs, input_storage, strict=True)],
+                [Container(v, s, readonly=True) for v, s in
+                 zip(fgraph.outputs, output_storage, strict=True)],
+                thunks, order)
+
+
+class NumbaNodeVMLinker(VMLinker):
+    """The node linker's thunks under PyTensor's ``Loop`` virtual machine,
+    which performs a function's updates itself: what the Python loop of
+    ``Scan`` needs of its inner function (it hands preallocated gradient
+    buffers to the inner function as updates)."""
+
+    def __init__(self, allow_gc=None, schedule=None):
+        super().__init__(allow_gc=allow_gc, use_cloop=False, lazy=False,
+                         c_thunks=False, schedule=schedule)
+        # the node linker's rewrites (VMLinker sets Python-only ones here)
+        self.required_rewrites = NumbaNodeLinker.required_rewrites
+        self.incompatible_rewrites = NumbaNodeLinker.incompatible_rewrites
+
+    def make_all(self, profiler=None, input_storage=None,
+                 output_storage=None, storage_map=None):
+        fgraph = self.fgraph
+        order = self.schedule(fgraph)
+        input_storage, output_storage, storage_map = map_storage(
+            fgraph, order, input_storage, output_storage, storage_map)
+        compute_map = {var: [var.owner is None] for var in storage_map}
+        thunks = [_node_thunk(node, storage_map) for node in order]
+        for thunk in thunks:
+            thunk.lazy = False
+        computed, last_user = gc_helper(order)
+        clear = None
+        if self.allow_gc:
+            clear = [[storage_map[v] for v in node.inputs
+                      if v in computed and v not in fgraph.outputs
+                      and last_user[v] is node] for node in order]
+        vm = self.make_vm(order, thunks, input_storage, output_storage,
+                          storage_map, clear, computed, compute_map,
+                          self.updated_vars)
+        vm.storage_map, vm.compute_map = storage_map, compute_map
+        return (vm,
                 [Container(v, s) for v, s in
                  zip(fgraph.inputs, input_storage, strict=True)],
                 [Container(v, s, readonly=True) for v, s in

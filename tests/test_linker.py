@@ -201,3 +201,65 @@ def test_importing_lasagne_selects_the_node_linker_unless_chosen(
         text=True, env=dict(os.environ, PYTENSOR_FLAGS=pytensor_flags, **env))
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[-1] == expected
+
+
+def _cumulative(seq, h0, w):
+    """A Scan with a gradient: h_t = tanh(x_t * w + h_{t-1})."""
+    hs = pytensor.scan(lambda x_t, h, w: pt.tanh(x_t * w + h),
+                       sequences=[seq], outputs_info=[h0],
+                       non_sequences=[w], return_updates=False)
+    cost = (hs ** 2).sum()
+    return [hs] + pytensor.grad(cost, [seq, h0, w])
+
+
+def _numpy_cumulative(x, h0, w):
+    hs, h = [], h0
+    for x_t in x:
+        h = np.tanh(x_t * w + h)
+        hs.append(h)
+    hs = np.array(hs)
+    # backward pass by hand
+    g_h = np.zeros_like(h0)
+    g_x, g_w = np.zeros_like(x), np.zeros_like(w)
+    for t in reversed(range(len(x))):
+        g = (2 * hs[t] + g_h) * (1 - hs[t] ** 2)
+        g_x[t] = g * w
+        g_w += g * x[t]
+        g_h = g
+    return [hs, g_x, g_h, g_w]
+
+
+def test_scan_runs_as_a_python_loop_over_cached_nodes(monkeypatch):
+    """A Scan node runs PyTensor's Python loop over an inner function
+    linked by the node linker (each inner node compiled once per machine,
+    reused by the next graph) instead of one Numba function compiled
+    afresh for the whole loop; forward and gradient scans (whose gradient
+    buffers the inner function fills as updates) against numpy."""
+    seq, h0, w = pt.matrix("seq"), pt.vector("h0"), pt.vector("w")
+    outputs = _cumulative(seq, h0, w)
+    built = []
+    inner_linker = linker.NumbaNodeVMLinker
+    monkeypatch.setattr(linker, "NumbaNodeVMLinker", type(
+        "Recording", (inner_linker,), {
+            "make_all": lambda self, *a, **k: built.append(self) or
+            inner_linker.make_all(self, *a, **k)}))
+    fn = pytensor.function([seq, h0, w], outputs, mode="NUMBA_NODE")
+    rng = np.random.default_rng(0)
+    x, h, v = (rng.standard_normal((6, 3)), rng.standard_normal(3),
+               rng.standard_normal(3))
+    for _ in range(2):  # outputs of the first call are not overwritten
+        got = fn(x, h, v)
+        for a, b in zip(got, _numpy_cumulative(x, h, v), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert len(built) == 2  # the forward and the gradient scan
+
+
+def test_scan_compiled_by_numba_when_asked(monkeypatch):
+    """``LASAGNE_SCAN_LOOP=0``: PyTensor's Numba Scan, same numbers."""
+    monkeypatch.setattr(linker, "SCAN_LOOP", False)
+    seq, h0, w = pt.matrix("seq"), pt.vector("h0"), pt.vector("w")
+    hs = _cumulative(seq, h0, w)[0]
+    fn = pytensor.function([seq, h0, w], hs, mode="NUMBA_NODE")
+    x, h, v = np.ones((4, 2)), np.zeros(2), np.full(2, 0.5)
+    np.testing.assert_allclose(fn(x, h, v), _numpy_cumulative(x, h, v)[0],
+                               rtol=1e-12)
