@@ -19,14 +19,6 @@ stale or foreign header costs time, never correctness.
 It is used with GCC only (``g++ --version``), not on Windows, and not when
 ``LASAGNE_C_PCH=0``. ``STATS`` counts the modules compiled with and
 without one.
-
-Modules are also compiled without debug information: PyTensor passes
-``-g`` to every module, and writing the debug information of the
-generated code took about 40 % of g++'s time on the contract registry's
-parity graph (111 CPU-s against 67). ``-g0`` comes after it and wins.
-``LASAGNE_C_DEBUG_INFO=1`` keeps it (for a debugger's backtraces in
-generated code), as does a ``-g`` flag of your own in PyTensor's
-``gcc__cxxflags``.
 """
 import hashlib
 import os
@@ -122,15 +114,11 @@ def _compile_str(module_name, src_code, location=None, include_dirs=None,
                  lib_dirs=None, libs=None, preargs=None, py_module=True,
                  hide_symbols=True):
     preargs = list(preargs or [])
-    gcc = bool(config.cxx) and _is_gcc(config.cxx)
-    if (gcc and os.environ.get("LASAGNE_C_DEBUG_INFO") != "1"
-            and not any(f.startswith("-g")
-                        for f in config.gcc__cxxflags.split())):
-        preargs.append("-g0")
     folder = None
     block = _leading_includes(src_code)
-    if (gcc and block and block[0] == _FIRST_INCLUDE
-            and os.environ.get("LASAGNE_C_PCH", "1") != "0"):
+    if (block and block[0] == _FIRST_INCLUDE and config.cxx
+            and os.environ.get("LASAGNE_C_PCH", "1") != "0"
+            and _is_gcc(config.cxx)):
         dirs = [d for d in include_dirs or [] if d] + \
             cmodule.std_include_dirs()
         folder = _header_folder(block, _compile_flags(preargs, hide_symbols),

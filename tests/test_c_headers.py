@@ -99,21 +99,3 @@ def test_a_header_gcc_refuses_costs_time_not_correctness(tmp_path):
          "-o", str(tmp_path / "probe.o"), str(source)],
         capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-
-
-@needs_gcc
-@pytest.mark.parametrize("debug_info", ["0", "1"])
-def test_modules_compile_without_debug_information(recorded, monkeypatch,
-                                                   debug_info):
-    """PyTensor passes -g to every module; a -g0 after it drops the debug
-    information (40 % of g++'s time), unless LASAGNE_C_DEBUG_INFO=1."""
-    monkeypatch.setenv("LASAGNE_C_DEBUG_INFO", debug_info)
-    scale = float(np.random.default_rng().integers(10**8, 10**9))
-    np.testing.assert_allclose(_compile_new_module(scale),
-                               np.exp(np.arange(3.0)) * scale + 1)
-    command = [c for c in recorded if "command" in c][-1]["command"]
-    assert "-g" in command
-    if debug_info == "1":
-        assert "-g0" not in command
-    else:
-        assert command.index("-g0") > command.index("-g")
