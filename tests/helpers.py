@@ -27,9 +27,10 @@ FAST = "FAST_COMPILE"
 #: parity graph compiles in 184 s against 246 s with PyTensor's whole-graph
 #: linker (``"NUMBA"``); in a whole cold CI run the two choices took the
 #: same time (17:16 and 17:01 of pytest). The whole-graph linker stays checked:
-#: ``tests/test_linker.py`` requires its numbers and the node linker's to be
-#: equal (a CNN, a batch-normalised perceptron, an LSTM), and the kernel
-#: tests of ``tests/ops/`` compile their Ops with ``mode="NUMBA"`` too.
+#: the kernel tests of ``tests/ops/`` compile their Ops with ``mode="NUMBA"``,
+#: and ``tests/test_linker.py`` runs the graph of ``mode="NUMBA"`` (a CNN, a
+#: batch-normalised perceptron, an LSTM) node for node against the node
+#: linker.
 BACKENDS = {"numba": "NUMBA_NODE", "c": "CVM", "jax": "JAX"}
 
 HAS_JAX = importlib.util.find_spec("jax") is not None
