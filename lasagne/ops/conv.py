@@ -735,7 +735,10 @@ def conv2d(input, filters, input_shape=None, filter_shape=None,
     """2-D convolution with Theano's ``T.nnet.conv2d`` signature.
 
     ``input_shape`` / ``filter_shape`` / ``image_shape`` are hints and may
-    be None; ``border_mode`` is 'valid', 'full', 'half', an int or a tuple;
+    be None (or hold None entries). As in Theano, ``filter_shape`` gives
+    the output's channels and sizes statically (the filters' static
+    shape; filters of another shape are refused when the function runs);
+    ``border_mode`` is 'valid', 'full', 'half', an int or a tuple;
     ``subsample`` is the stride. ``unshared=True`` is not supported.
 
     Examples
