@@ -209,10 +209,10 @@ def warm_draws(dtype):
 
 def _draw(node):
     """The uniform and normal draws of noise layers (one value per
-    parameter, a float sample) through kernels compiled once per machine, drawing the
-    same numbers from the generator as numpy (and PyTensor's Numba
-    backend) do; a generator of any other kind, or another distribution,
-    compiles as before. The generator is advanced in place where the
+    parameter, a float sample) through kernels compiled once per machine,
+    drawing the same numbers from the generator as numpy (and PyTensor's
+    Numba backend) do; a generator of any other kind, or another
+    distribution, compiles as before. The generator is advanced in place where the
     node destroys it (PyTensor's ``random_make_inplace``), else a copy."""
     core = node.op.core_op
     fill = _FILLS.get(type(core))

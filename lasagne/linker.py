@@ -263,6 +263,24 @@ def _scan_thunk(node, storage_map):
     return thunk
 
 
+def _frees(fgraph, order, storage_map):
+    """Per node in `order`, the cells of the intermediates it is the last
+    user of (freed after it runs)."""
+    computed, last_user = gc_helper(order)
+    outputs = set(fgraph.outputs)
+    return [tuple(storage_map[v] for v in node.inputs
+                  if v in computed and v not in outputs
+                  and last_user[v] is node) for node in order]
+
+
+def _containers(fgraph, input_storage, output_storage):
+    """The input and (read-only) output containers of a linked function."""
+    return ([Container(v, s) for v, s in
+             zip(fgraph.inputs, input_storage, strict=True)],
+            [Container(v, s, readonly=True) for v, s in
+             zip(fgraph.outputs, output_storage, strict=True)])
+
+
 class NumbaNodeLinker(LocalLinker):
     """Runs each node's cached Numba function in turn (see module doc)."""
 
@@ -296,14 +314,8 @@ class NumbaNodeLinker(LocalLinker):
 
         # Free each intermediate after its last use, as the single Numba
         # function of PyTensor's linker does.
-        computed, last_user = gc_helper(order)
-        outputs = set(fgraph.outputs)
-        frees = []
-        for node in order:
-            frees.append(tuple(
-                storage_map[v] for v in node.inputs
-                if v in computed and v not in outputs
-                and last_user[v] is node) if self.allow_gc else ())
+        frees = (_frees(fgraph, order, storage_map) if self.allow_gc
+                 else [()] * len(order))
         steps = list(zip(thunks, frees))
 
         def run():
@@ -319,11 +331,7 @@ class NumbaNodeLinker(LocalLinker):
 
         run.storage_map = storage_map
         run.allow_gc = self.allow_gc
-        return (run,
-                [Container(v, s) for v, s in
-                 zip(fgraph.inputs, input_storage, strict=True)],
-                [Container(v, s, readonly=True) for v, s in
-                 zip(fgraph.outputs, output_storage, strict=True)],
+        return (run, *_containers(fgraph, input_storage, output_storage),
                 thunks, order)
 
 
@@ -350,21 +358,14 @@ class NumbaNodeVMLinker(VMLinker):
         thunks = [_node_thunk(node, storage_map) for node in order]
         for thunk in thunks:
             thunk.lazy = False
-        computed, last_user = gc_helper(order)
-        clear = None
-        if self.allow_gc:
-            clear = [[storage_map[v] for v in node.inputs
-                      if v in computed and v not in fgraph.outputs
-                      and last_user[v] is node] for node in order]
+        computed, _ = gc_helper(order)
+        clear = (_frees(fgraph, order, storage_map) if self.allow_gc
+                 else None)
         vm = self.make_vm(order, thunks, input_storage, output_storage,
                           storage_map, clear, computed, compute_map,
                           self.updated_vars)
         vm.storage_map, vm.compute_map = storage_map, compute_map
-        return (vm,
-                [Container(v, s) for v, s in
-                 zip(fgraph.inputs, input_storage, strict=True)],
-                [Container(v, s, readonly=True) for v, s in
-                 zip(fgraph.outputs, output_storage, strict=True)],
+        return (vm, *_containers(fgraph, input_storage, output_storage),
                 thunks, order)
 
 

@@ -51,26 +51,33 @@ def _network(module, depth):
 
 class _Sizes(Feature):
     """Largest number of inputs of a node, and of clients of a variable,
-    seen while the graph is rewritten."""
+    seen while the graph is rewritten, and the number of nodes imported."""
 
     def __init__(self):
-        self.inputs = self.clients = 0
+        self.inputs = self.clients = self.imported = 0
 
     def on_import(self, fgraph, node, reason):
+        self.imported += 1
         self.inputs = max(self.inputs, len(node.inputs))
         for var in node.inputs:
             self.clients = max(self.clients, len(fgraph.clients[var]))
 
 
-def _rewrite_sizes(network):
-    out = L.get_output(network, deterministic=True)
+def _rewrite(out):
+    """Rewrite `out`'s graph as users' functions are rewritten; the sizes
+    seen meanwhile and the number of nodes left."""
     inputs = [v for v in graph_inputs([out]) if not isinstance(v, Constant)]
     fgraph = FunctionGraph(inputs, [out], clone=True)
     add_supervisor_to_fgraph(fgraph, [In(v) for v in inputs])
     sizes = _Sizes()
     fgraph.attach_feature(sizes)
     get_mode("FAST_RUN").optimizer.rewrite(fgraph)
-    return sizes.inputs, sizes.clients, len(fgraph.apply_nodes)
+    return sizes, len(fgraph.apply_nodes)
+
+
+def _rewrite_sizes(network):
+    sizes, nodes = _rewrite(L.get_output(network, deterministic=True))
+    return sizes.inputs, sizes.clients, nodes
 
 
 @pytest.mark.parametrize("module, depth", [(_inception, 2),
@@ -83,16 +90,6 @@ def test_rewriting_grows_linearly_with_depth(module, depth):
         # Linear growth: doubling the depth at most doubles the size (an
         # exponential blow-up gave 4 ** 4 = 256 inputs against 16).
         assert two_k <= 2 * k + 8, (name, k, two_k)
-
-
-class _Imports(Feature):
-    """Number of nodes imported into the graph while it is rewritten."""
-
-    def __init__(self):
-        self.count = 0
-
-    def on_import(self, fgraph, node, reason):
-        self.count += 1
 
 
 def _residual_block(net):
@@ -109,14 +106,8 @@ def _residual_rewrite(blocks):
     for _ in range(blocks):
         net = _residual_block(net)
     net = L.DenseLayer(L.GlobalPoolLayer(net), 10, nonlinearity=softmax)
-    out = L.get_output(net)
-    inputs = [v for v in graph_inputs([out]) if not isinstance(v, Constant)]
-    fgraph = FunctionGraph(inputs, [out], clone=True)
-    add_supervisor_to_fgraph(fgraph, [In(v) for v in inputs])
-    imports = _Imports()
-    fgraph.attach_feature(imports)
-    get_mode("FAST_RUN").optimizer.rewrite(fgraph)
-    return imports.count, len(fgraph.apply_nodes)
+    sizes, nodes = _rewrite(L.get_output(net))
+    return sizes.imported, nodes
 
 
 def test_residual_blocks_rewrite_in_constant_work_per_block():

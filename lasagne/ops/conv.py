@@ -801,9 +801,12 @@ def _with_shape_hint(filters, filter_shape):
             f"conv: filter_shape {tuple(filter_shape)} does not match "
             f"filters with {filters.ndim} dimensions.")
     static = tuple(filters.type.shape)
+    if any(None not in (h, k) and h != k for h, k in zip(hint, static)):
+        raise ValueError(
+            f"conv: filter_shape {hint} contradicts the filters' static "
+            f"shape {static}; pass the filters' shape or None.")
     if all(h is None or h == k for h, k in zip(hint, static)):
-        if all(h is None or k is not None for h, k in zip(hint, static)):
-            return filters  # nothing to add
+        return filters  # the type knows it all already
     return pt.specify_shape(filters, tuple(
         k if h is None else h for h, k in zip(hint, static)))
 

@@ -345,6 +345,8 @@ def test_filter_shape_hint_gives_static_shapes():
                   ).owner.inputs[1] is w_static
     with pytest.raises(ValueError, match="filter_shape"):
         conv2d(xs, ws, filter_shape=(3, 2, 3))
+    with pytest.raises(ValueError, match="contradicts"):
+        conv2d(xs, w_static, filter_shape=(4, 2, 3, 3))
 
 
 def test_padding_conveniences():
