@@ -38,7 +38,7 @@ from pytensor.link.vm import VMLinker
 from pytensor.scalar import ScalarType
 from pytensor.scan.op import Scan
 
-from ._flat_nodes import flat_thunk, flat_twin
+from ._flat_nodes import flat_source, flat_thunk, flat_twin
 from ._python_nodes import python_perform
 
 __all__ = ["NumbaNodeLinker", "node_function", "node_cache_key",
@@ -59,6 +59,11 @@ FLAT_NODES = os.environ.get("LASAGNE_FLAT_NODES", "1") != "0"
 #: Run Scan nodes as PyTensor's Python loop over an inner function linked
 #: by this linker (``LASAGNE_SCAN_LOOP=0``: PyTensor's Numba Scan).
 SCAN_LOOP = os.environ.get("LASAGNE_SCAN_LOOP", "1") != "0"
+
+#: Compile flat twins from their loop written out as one function
+#: (:func:`lasagne._flat_nodes.flat_source`; ``LASAGNE_FLAT_SOURCE=0``: as
+#: PyTensor compiles an elementwise node).
+FLAT_SOURCE = os.environ.get("LASAGNE_FLAT_SOURCE", "1") != "0"
 
 
 _MEMO = {}
@@ -158,6 +163,34 @@ def node_function(node):
     return dispatcher
 
 
+def flat_function(twin, full):
+    """A Numba dispatcher computing the flat twin `twin` of an elementwise
+    node (:func:`lasagne._flat_nodes.flat_twin`), its loop written out by
+    :func:`lasagne._flat_nodes.flat_source` (PyTensor's compilation where
+    that declines), shared by all twins with the same code."""
+    from pytensor.link.numba.cache import compile_numba_function_src
+    from pytensor.link.numba.dispatch.basic import numba_njit
+    written = flat_source(twin, full) if FLAT_SOURCE else None
+    if written is None:
+        return node_function(twin)
+    source, env, key = written
+    key = (f"lasagne_flat_{key}_fastmath{int(config.numba__fastmath)}"
+           if config.numba__cache else None)
+    if key is not None:
+        found = _MEMO.get(key)
+        if found is not None:
+            NODE_STATS["reused"] += 1
+            return found
+    fn = compile_numba_function_src(
+        source, "flat_elemwise", global_env={**env, "__name__": __name__},
+        cache_key=key)
+    dispatcher = numba_njit(fn, final_function=True, cache=key is not None)
+    NODE_STATS["built"] += 1
+    if key is not None:
+        _MEMO[key] = dispatcher
+    return dispatcher
+
+
 def _scalar_outputs(fn, node):
     """Numba returns a scalar output as a Python number: give it back its
     dtype, so that the next node is called with the types it was built
@@ -231,7 +264,7 @@ def _node_thunk(node, storage_map):
         elif form is not node:
             twin, full = form
             thunk = flat_thunk(
-                node_function(twin), full,
+                flat_function(twin, full), full,
                 lambda node=node: _scalar_outputs(node_function(node), node),
                 ins, outs)
         else:

@@ -5,7 +5,7 @@ import pytensor.tensor as pt
 import pytest
 
 from lasagne import linker
-from lasagne._flat_nodes import flat_twin
+from lasagne._flat_nodes import flat_source, flat_twin
 
 
 def _forms(fn):
@@ -130,3 +130,69 @@ def test_nodes_without_a_twin(build):
                            on_unused_input="ignore")
     assert all(flat_twin(node) is None
                for node in fn.maker.fgraph.toposort())
+
+
+def _flat_nodes_of(fn):
+    return [(node, form) for node in fn.maker.fgraph.toposort()
+            for form in [linker.compiled_form(node)] if isinstance(form, tuple)]
+
+
+def _rich(a, b, s):
+    return (pt.switch(a > 0, pt.exp(-a) * b, pt.log1p(pt.abs(b)))
+            + pt.sigmoid(a) * s - pt.clip(b, -0.5, 0.5) / (pt.sqrt(pt.abs(a)) + 1)
+            + pt.maximum(a, b) + pt.cast(a > b, a.dtype) - 1 / (b * b + 1))
+
+
+def _rich_numpy(a, b, s):
+    return (np.where(a > 0, np.exp(-a) * b, np.log1p(np.abs(b)))
+            + s / (1 + np.exp(-a)) - np.clip(b, -0.5, 0.5) / (np.sqrt(np.abs(a)) + 1)
+            + np.maximum(a, b) + (a > b) - 1 / (b * b + 1))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_written_loop_equals_pytensors_compilation(dtype):
+    """The loop :func:`flat_source` writes computes the numbers PyTensor's
+    own compilation of the same twin does (to rounding: fastmath lets LLVM
+    reassociate either), without calling a separately compiled scalar
+    function."""
+    a, b = pt.vector("a", dtype=dtype), pt.vector("b", dtype=dtype)
+    s = pt.tensor(dtype=dtype, shape=(1,), name="s")
+    fn = pytensor.function([a, b, s], _rich(a, b, s), mode="NUMBA_NODE")
+    [(node, (twin, full))] = _flat_nodes_of(fn)
+    assert [v.name for v in node.inputs] == ["a", "b", "s"]
+    assert full == (True, True, False)
+    source, _, _ = flat_source(twin, full)
+    assert "scalar_fn" not in source and "for j in range(n)" in source
+    rng = np.random.default_rng(0)
+    av, bv = rng.standard_normal((2, 1001)).astype(dtype)
+    sv = np.array([0.7], dtype)
+    written = linker.flat_function(twin, full)(av, bv, sv)
+    pytensors = linker.node_function(twin)(av, bv, sv)
+    assert written.dtype == dtype
+    tight = dict(rtol=1e-6, atol=1e-6) if dtype == "float32" else \
+        dict(rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(written, pytensors, **tight)
+    np.testing.assert_allclose(fn(av, bv, sv), _rich_numpy(av, bv, sv),
+                               rtol=1e-5 if dtype == "float32" else 1e-13)
+
+
+def test_scalar_ops_without_a_template_call_pytensors_function():
+    x = pt.vector("x")
+    fn = pytensor.function([x], pt.softplus(x) * 2 + x, mode="NUMBA_NODE")
+    [(_, (twin, full))] = _flat_nodes_of(fn)
+    assert "scalar_fn" in flat_source(twin, full)[0]
+    xv = np.linspace(-50, 50, 101)
+    np.testing.assert_allclose(fn(xv), np.logaddexp(0, xv) * 2 + xv,
+                               rtol=1e-13)
+
+
+def test_fused_loop_with_two_outputs():
+    a, b = pt.matrix("a"), pt.matrix("b")
+    e = pt.exp(a) * b
+    fn = pytensor.function([a, b], [e + 1, e * 2], mode="NUMBA_NODE")
+    twins = [twin for _, (twin, _) in _flat_nodes_of(fn)]
+    assert any(len(twin.outputs) == 2 for twin in twins)
+    av, bv = np.linspace(-1, 1, 12).reshape(2, 2, 3)
+    got = fn(av, bv)
+    np.testing.assert_allclose(got[0], np.exp(av) * bv + 1, rtol=1e-14)
+    np.testing.assert_allclose(got[1], np.exp(av) * bv * 2, rtol=1e-14)
