@@ -185,17 +185,16 @@ def _scalar_expression(node, args, env, keys):
     return f"{name}({', '.join(args)})"
 
 
-def flat_source(twin, full):
-    """``(source, globals, key)`` of a Numba function computing the flat
-    twin `twin` (:func:`flat_twin`): one loop over the full inputs, the
-    one-element inputs read once, outputs written in place where the Op
-    destroys an input. None where a scalar Op has no cacheable Numba
-    implementation (the linker then compiles the twin as PyTensor does)."""
+def _scalar_body(node):
+    """``(lines, results, env, keys)``: statements computing the scalar
+    outputs of elementwise `node` from the names ``a0, a1, ...``, the
+    expressions of its outputs, the globals they use, and what identifies
+    them in a cache key. None where a scalar Op has no cacheable Numba
+    implementation."""
     from pytensor.link.numba.dispatch.basic import direct_cast
     from pytensor.scalar import Composite
-    op = twin.op
+    op = node.op
     scalar = op.scalar_op
-    nin = len(twin.inputs)
     env = {"np": np, "direct_cast": direct_cast}
     keys = []
     body = []
@@ -210,38 +209,123 @@ def flat_source(twin, full):
                 keys.append((v.type.dtype, repr(v.data)))
             return names[v]
 
-        for node in inner.toposort():
+        for inner_node in inner.toposort():
             expression = _scalar_expression(
-                node, [name_of(v) for v in node.inputs], env, keys)
+                inner_node, [name_of(v) for v in inner_node.inputs], env,
+                keys)
             if expression is None:
                 return None
-            names[node.outputs[0]] = f"t{len(body)}"
+            names[inner_node.outputs[0]] = f"t{len(body)}"
             body.append(f"t{len(body)} = {expression}")
         results = [name_of(v) for v in inner.outputs]
     else:
-        scalar_node = op.make_scalar_node(*twin.inputs)
+        scalar_node = op.make_scalar_node(*node.inputs)
         expression = _scalar_expression(
-            scalar_node, [f"a{i}" for i in range(nin)], env, keys)
+            scalar_node, [f"a{i}" for i in range(len(node.inputs))], env,
+            keys)
         if expression is None:
             return None
         results = [expression]
-    inplace = dict(op.inplace_pattern)
-    lines = [f"def flat_elemwise({', '.join(f'i{k}' for k in range(nin))}):",
-             f"    n = i{full.index(True)}.shape[0]"]
-    lines += [f"    a{k} = i{k}[0]" for k in range(nin) if not full[k]]
-    for o, out in enumerate(twin.outputs):
+    return body, results, env, keys
+
+
+def _outputs(node, env, shape):
+    """Lines allocating the outputs of `node` with `shape` (source), or
+    taking the input each destroys."""
+    inplace = dict(node.op.inplace_pattern)
+    lines = []
+    for o, out in enumerate(node.outputs):
         if o in inplace:
             lines.append(f"    o{o} = i{inplace[o]}")
         else:
             env[f"out_dtype{o}"] = np.dtype(out.type.dtype)
-            lines.append(f"    o{o} = np.empty(n, out_dtype{o})")
+            lines.append(f"    o{o} = np.empty({shape}, out_dtype{o})")
+    return lines
+
+
+def _finish(lines, node, env, keys):
+    n_out = len(node.outputs)
+    lines.append(f"    return {', '.join(f'o{o}' for o in range(n_out))}")
+    source = "\n".join(lines) + "\n"
+    types = [(v.type.dtype, v.type.broadcastable)
+             for v in node.inputs + node.outputs]
+    key = hashlib.sha256(repr((source, keys, types)).encode()).hexdigest()
+    return source, env, key
+
+
+def flat_source(twin, full):
+    """``(source, globals, key)`` of a Numba function computing the flat
+    twin `twin` (:func:`flat_twin`): one loop over the full inputs, the
+    one-element inputs read once, outputs written in place where the Op
+    destroys an input. None where a scalar Op has no cacheable Numba
+    implementation (the linker then compiles the twin as PyTensor does)."""
+    scalar = _scalar_body(twin)
+    if scalar is None:
+        return None
+    body, results, env, keys = scalar
+    nin = len(twin.inputs)
+    lines = [f"def elemwise({', '.join(f'i{k}' for k in range(nin))}):",
+             f"    n = i{full.index(True)}.shape[0]"]
+    lines += [f"    a{k} = i{k}[0]" for k in range(nin) if not full[k]]
+    lines += _outputs(twin, env, "n")
     lines.append("    for j in range(n):")
     lines += [f"        a{k} = i{k}[j]" for k in range(nin) if full[k]]
     lines += [f"        {line}" for line in body]
     lines += [f"        o{o}[j] = {r}" for o, r in enumerate(results)]
-    lines.append(f"    return {', '.join(f'o{o}' for o in range(len(results)))}")
-    source = "\n".join(lines) + "\n"
-    types = [(v.type.dtype, v.type.broadcastable)
-             for v in twin.inputs + twin.outputs]
-    key = hashlib.sha256(repr((source, keys, types)).encode()).hexdigest()
-    return source, env, key
+    return _finish(lines, twin, env, keys)
+
+
+def elemwise_source(node):
+    """``(source, globals, key)`` of a Numba function computing the
+    elementwise `node` as written, of any rank, with the broadcasting its
+    types declare: one loop per dimension, each input read in the
+    outermost loop where all its own dimensions are known (a bias once per
+    channel), the lengths of the dimensions it is not broadcast along
+    checked against each other. None where :func:`_scalar_body` declines
+    or the node has no dimension."""
+    rank = node.outputs[0].type.ndim
+    if rank == 0:
+        return None
+    scalar = _scalar_body(node)
+    if scalar is None:
+        return None
+    body, results, env, keys = scalar
+    nin = len(node.inputs)
+    patterns = [v.type.broadcastable for v in node.inputs]
+    env["_mismatch"] = _SHAPE_MISMATCH
+    lines = [f"def elemwise({', '.join(f'i{k}' for k in range(nin))}):"]
+    for d in range(rank):
+        owners = [k for k in range(nin) if not patterns[k][d]]
+        if not owners:
+            lines.append(f"    s{d} = 1")
+            continue
+        lines.append(f"    s{d} = i{owners[0]}.shape[{d}]")
+        for k in owners[1:]:
+            lines += [f"    if i{k}.shape[{d}] != s{d}:",
+                      "        raise ValueError(_mismatch)"]
+    shape = "(" + "".join(f"s{d}, " for d in range(rank)) + ")"
+    lines += _outputs(node, env, shape)
+    # the loop depth at which each input's element is known
+    depth = [max([d + 1 for d in range(rank) if not patterns[k][d]],
+                 default=0) for k in range(nin)]
+
+    def read(k):
+        index = ", ".join("0" if patterns[k][d] else f"d{d}"
+                          for d in range(rank))
+        return f"a{k} = i{k}[{index}]"
+
+    indent = "    "
+    lines += [indent + read(k) for k in range(nin) if depth[k] == 0]
+    for d in range(rank):
+        lines.append(f"{indent}for d{d} in range(s{d}):")
+        indent += "    "
+        lines += [indent + read(k) for k in range(nin) if depth[k] == d + 1]
+    lines += [indent + line for line in body]
+    index = ", ".join(f"d{d}" for d in range(rank))
+    lines += [f"{indent}o{o}[{index}] = {r}" for o, r in enumerate(results)]
+    return _finish(lines, node, env, keys)
+
+
+_SHAPE_MISMATCH = ("the inputs of an elementwise operation have different "
+                   "lengths along a dimension that none of them is "
+                   "broadcastable along")

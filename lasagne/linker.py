@@ -36,9 +36,10 @@ from pytensor.link.basic import Container, LocalLinker
 from pytensor.link.utils import gc_helper, map_storage, raise_with_op
 from pytensor.link.vm import VMLinker
 from pytensor.scalar import ScalarType
+from pytensor.tensor.elemwise import Elemwise
 from pytensor.scan.op import Scan
 
-from ._flat_nodes import flat_source, flat_thunk, flat_twin
+from ._flat_nodes import elemwise_source, flat_source, flat_thunk, flat_twin
 from ._python_nodes import python_perform
 
 __all__ = ["NumbaNodeLinker", "node_function", "node_cache_key",
@@ -60,10 +61,10 @@ FLAT_NODES = os.environ.get("LASAGNE_FLAT_NODES", "1") != "0"
 #: by this linker (``LASAGNE_SCAN_LOOP=0``: PyTensor's Numba Scan).
 SCAN_LOOP = os.environ.get("LASAGNE_SCAN_LOOP", "1") != "0"
 
-#: Compile flat twins from their loop written out as one function
-#: (:func:`lasagne._flat_nodes.flat_source`; ``LASAGNE_FLAT_SOURCE=0``: as
-#: PyTensor compiles an elementwise node).
-FLAT_SOURCE = os.environ.get("LASAGNE_FLAT_SOURCE", "1") != "0"
+#: Compile elementwise nodes from their loops written out as one function
+#: (:mod:`lasagne._flat_nodes`; ``LASAGNE_WRITTEN_LOOPS=0``: as PyTensor
+#: compiles them).
+WRITTEN_LOOPS = os.environ.get("LASAGNE_WRITTEN_LOOPS", "1") != "0"
 
 
 _MEMO = {}
@@ -81,7 +82,6 @@ def node_cache_key(node):
 
 
 def _shape_free_ops():
-    from pytensor.tensor.elemwise import Elemwise
     from .ops.pool import MaxPoolGradGrad, Pool, PoolGrad
     return (Elemwise, Pool, PoolGrad, MaxPoolGradGrad)
 
@@ -168,13 +168,23 @@ def flat_function(twin, full):
     node (:func:`lasagne._flat_nodes.flat_twin`), its loop written out by
     :func:`lasagne._flat_nodes.flat_source` (PyTensor's compilation where
     that declines), shared by all twins with the same code."""
+    written = flat_source(twin, full) if WRITTEN_LOOPS else None
+    return node_function(twin) if written is None else _written(written)
+
+
+def elemwise_function(node):
+    """:func:`node_function` for an elementwise `node` as written, its
+    loops written out by :func:`lasagne._flat_nodes.elemwise_source`
+    where it can."""
+    written = elemwise_source(node) if WRITTEN_LOOPS else None
+    return node_function(node) if written is None else _written(written)
+
+
+def _written(written):
     from pytensor.link.numba.cache import compile_numba_function_src
     from pytensor.link.numba.dispatch.basic import numba_njit
-    written = flat_source(twin, full) if FLAT_SOURCE else None
-    if written is None:
-        return node_function(twin)
     source, env, key = written
-    key = (f"lasagne_flat_{key}_fastmath{int(config.numba__fastmath)}"
+    key = (f"lasagne_loop_{key}_fastmath{int(config.numba__fastmath)}"
            if config.numba__cache else None)
     if key is not None:
         found = _MEMO.get(key)
@@ -182,13 +192,19 @@ def flat_function(twin, full):
             NODE_STATS["reused"] += 1
             return found
     fn = compile_numba_function_src(
-        source, "flat_elemwise", global_env={**env, "__name__": __name__},
+        source, "elemwise", global_env={**env, "__name__": __name__},
         cache_key=key)
     dispatcher = numba_njit(fn, final_function=True, cache=key is not None)
     NODE_STATS["built"] += 1
     if key is not None:
         _MEMO[key] = dispatcher
     return dispatcher
+
+
+def _compiled(node):
+    if isinstance(node.op, Elemwise):
+        return elemwise_function(node)
+    return node_function(node)
 
 
 def _scalar_outputs(fn, node):
@@ -265,11 +281,10 @@ def _node_thunk(node, storage_map):
             twin, full = form
             thunk = flat_thunk(
                 flat_function(twin, full), full,
-                lambda node=node: _scalar_outputs(node_function(node), node),
+                lambda node=node: _scalar_outputs(_compiled(node), node),
                 ins, outs)
         else:
-            thunk = _thunk(_scalar_outputs(node_function(node), node),
-                           ins, outs)
+            thunk = _thunk(_scalar_outputs(_compiled(node), node), ins, outs)
     thunk.inputs, thunk.outputs = ins, outs
     return thunk
 

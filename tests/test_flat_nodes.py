@@ -5,7 +5,7 @@ import pytensor.tensor as pt
 import pytest
 
 from lasagne import linker
-from lasagne._flat_nodes import flat_source, flat_twin
+from lasagne._flat_nodes import elemwise_source, flat_source, flat_twin
 
 
 def _forms(fn):
@@ -196,3 +196,78 @@ def test_fused_loop_with_two_outputs():
     got = fn(av, bv)
     np.testing.assert_allclose(got[0], np.exp(av) * bv + 1, rtol=1e-14)
     np.testing.assert_allclose(got[1], np.exp(av) * bv * 2, rtol=1e-14)
+
+
+def _written_nodes(fn):
+    """The elementwise nodes compiled as written (not as flat twins)."""
+    from pytensor.tensor.elemwise import Elemwise
+    return [node for node in fn.maker.fgraph.toposort()
+            if isinstance(node.op, Elemwise) and linker.compiled_form(node) is node]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_broadcasting_loops_written_out(dtype):
+    """A bias and a scale broadcast over a 4-d batch: the loops written by
+    :func:`elemwise_source` read the bias once per channel and give
+    PyTensor's numbers."""
+    x = pt.tensor4("x", dtype=dtype)
+    b, s = pt.vector("b", dtype=dtype), pt.vector("s", dtype=dtype)
+    out = pt.maximum(x * s.dimshuffle("x", 0, "x", "x")
+                     + b.dimshuffle("x", 0, "x", "x"), 0) - 0.5
+    fn = pytensor.function([x, b, s], out, mode="NUMBA_NODE")
+    [node] = _written_nodes(fn)
+    source, _, _ = elemwise_source(node)
+    lines = [line.strip() for line in source.splitlines()]
+    assert "scalar_fn" not in source
+    # each channel's bias is read between the channel's loop and the next
+    reads = [i for i, line in enumerate(lines) if "[0, d1, 0, 0]" in line]
+    assert len(reads) == 2
+    assert all(lines.index("for d1 in range(s1):") < i
+               < lines.index("for d2 in range(s2):") for i in reads)
+    rng = np.random.default_rng(1)
+    xv = rng.standard_normal((3, 4, 5, 6)).astype(dtype)
+    bv, sv = rng.standard_normal((2, 4)).astype(dtype)
+    want = np.maximum(xv * sv[:, None, None] + bv[:, None, None], 0) - 0.5
+    # rounding: LLVM may contract the product and sum into one FMA
+    tight = dict(rtol=1e-6, atol=1e-7) if dtype == "float32" else \
+        dict(rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(fn(xv, bv, sv), want, **tight)
+    # a batch that is a transposed view (no flat layout), and an empty one
+    xt = np.ascontiguousarray(xv.transpose(3, 1, 2, 0)).transpose(3, 1, 2, 0)
+    np.testing.assert_allclose(fn(xt, bv, sv), want, **tight)
+    assert fn(xv[:0], bv, sv).shape == (0, 4, 5, 6)
+    # the node's own inputs, through both compilations
+    values = pytensor.function(fn.maker.fgraph.inputs, node.inputs,
+                               mode="FAST_COMPILE")(xv, bv, sv)
+    np.testing.assert_allclose(linker.elemwise_function(node)(*values),
+                               linker.node_function(node)(*values),
+                               **tight)
+
+
+def test_written_loops_check_lengths():
+    a, c = pt.matrix("a"), pt.matrix("c")
+    v = pt.vector("v")
+    fn = pytensor.function([a, c, v], a * c + v.dimshuffle("x", 0),
+                           mode="NUMBA_NODE")
+    assert _written_nodes(fn)
+    np.testing.assert_allclose(
+        fn(np.ones((2, 3)), np.full((2, 3), 2.0), np.arange(3.0)),
+        np.full((2, 3), 2.0) + np.arange(3.0))
+    for shapes in [((2, 3), (2, 4), (3,)), ((2, 3), (2, 3), (4,)),
+                   ((2, 3), (1, 3), (3,))]:
+        with pytest.raises(ValueError, match="different lengths"):
+            fn(*[np.ones(shape) for shape in shapes])
+
+
+def test_written_loops_update_in_place():
+    w = pytensor.shared(np.arange(6.0).reshape(2, 3), name="w")
+    g = pt.matrix("g")
+    b = pt.vector("b")
+    fn = pytensor.function([g, b], [], updates=[
+        (w, w - 0.1 * (g + b.dimshuffle("x", 0)))], mode="NUMBA_NODE")
+    [node] = _written_nodes(fn)
+    assert node.op.inplace_pattern
+    for _ in range(2):
+        fn(np.ones((2, 3)), np.array([1.0, 2.0, 3.0]))
+    want = np.arange(6.0).reshape(2, 3) - 0.2 * (1 + np.array([1.0, 2, 3]))
+    np.testing.assert_allclose(w.get_value(), want, rtol=1e-14)
