@@ -14,6 +14,10 @@ An array that has no flat view (not C-contiguous) is copied, which costs
 less than compiling the node as written. Full inputs whose shapes differ
 (a dimension of length 1 broadcast, where the graph allows it, or an
 error) take the node as written, compiled at that first use.
+
+Both forms are compiled from loops written out here as Python source
+(:func:`flat_source`, :func:`elemwise_source`), the scalar Ops of a fused
+node inlined as the expressions PyTensor's Numba implementations evaluate.
 """
 import hashlib
 
@@ -21,7 +25,7 @@ import numpy as np
 import pytensor.tensor as pt
 from pytensor.tensor.elemwise import Elemwise
 
-__all__ = ["flat_twin", "flat_thunk", "flat_source"]
+__all__ = ["flat_twin", "flat_thunk", "flat_source", "elemwise_source"]
 
 
 def _same_shape_expected(inp, own, pattern):
@@ -102,7 +106,7 @@ def flat_thunk(twin_fn, full, node_fn, inputs, outputs):
     return thunk
 
 
-# --- The flat loop, written out ---------------------------------------
+# --- The loops, written out -------------------------------------------
 #
 # PyTensor compiles an elementwise node through generic machinery: its
 # vectorising overload, and one Numba function per scalar Op of a fused
