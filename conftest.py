@@ -1,8 +1,10 @@
 """Repository-wide pytest settings.
 
-Tests and doctests compile with PyTensor's cheap FAST_COMPILE mode by
-default (``pytensor.function`` and ``.eval()`` without a mode): most of
-them check values, and compiling each small graph with Numba would
+Tests and doctests compile with a cheap mode by default
+(``pytensor.function`` and ``.eval()`` without a mode):
+:data:`tests.helpers.FAST`, FAST_COMPILE's Python VM with only the rewrites
+a graph needs to run. Most tests check values, and compiling each small
+graph with Numba, or even rewriting it as FAST_COMPILE does, would
 dominate their run time. Tests that exercise the real backends keep the
 default mode: those marked ``backends`` (parity of Numba, C and JAX, which
 name their modes anyway) and those marked ``real_mode``, which this file
@@ -113,7 +115,12 @@ def _compile_cheaply_by_default(request):
         yield
         return
     import pytensor
-    with pytensor.config.change_flags(mode="FAST_COMPILE"):
+
+    from pytensor.compile.mode import get_mode
+
+    from tests.helpers import FAST
+    # a Mode instance: config.mode takes only PyTensor's own mode names
+    with pytensor.config.change_flags(mode=get_mode(FAST)):
         yield
 
 

@@ -202,7 +202,7 @@ def test_rectify_variant_verify_grad_and_values():
         [x_val, g_val, b_val], rng=rng, mode=FAST, no_debug_ref=False)
 
 
-@pytest.mark.parametrize("mode", [FAST, "NUMBA"])
+@pytest.mark.parametrize("mode", ["FAST_COMPILE", "NUMBA"])
 def test_batch_norm_macro_relu_is_one_node(mode):
     """batch_norm's ReLU on top fuses into the normalisation; the running
     averages still update, with statistics computed once."""

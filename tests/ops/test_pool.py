@@ -283,11 +283,17 @@ def test_bad_inputs():
         pool(pt.tensor4(dtype="int32"), (2, 2), mode="average_inc_pad")
 
 
-def test_numba_kernels_take_strided_inputs_without_fallback():
+def test_numba_kernels_take_strided_inputs_without_fallback(monkeypatch):
     """A transposed (non-contiguous) input and a float32 output gradient
     for a float64 input, compiled with no warning (no object-mode
-    fallback)."""
+    fallback). Each node goes through its Numba dispatch on its own (the
+    node linker with nothing run from Python): the same code PyTensor's
+    whole-graph ``mode="NUMBA"`` links, which takes a minute to compile
+    the graph here."""
     import warnings
+
+    from lasagne import linker
+    monkeypatch.setattr(linker, "PYTHON_NODES", False)
     x = pt.tensor4("x")
     gz = pt.tensor4("gz", dtype="float32")
     xt = x.dimshuffle(0, 1, 3, 2)
@@ -299,7 +305,12 @@ def test_numba_kernels_take_strided_inputs_without_fallback():
     gzv = rng.normal(size=(2, 3, 3, 4)).astype("float32")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = pytensor.function([x, gz], outputs, mode="NUMBA")(xv, gzv)
+        fn = pytensor.function([x, gz], outputs, mode="NUMBA_NODE")
+        pools = [n for n in fn.maker.fgraph.toposort()
+                 if isinstance(n.op, (Pool, PoolGrad, MaxPoolGradGrad))]
+        assert len(pools) == 3
+        assert all(linker.compiled_form(n) is n for n in pools)
+        got = fn(xv, gzv)
     expected = compile_fn([x, gz], outputs)(xv, gzv)
     assert got[1].dtype == np.float32
     for g, e in zip(got, expected):
