@@ -178,7 +178,8 @@ def _scalar_expression(node, args, env, keys):
     if template is not None:
         expression = template(args, env, node)
         if expression is not None:
-            keys.append(type(node.op).__name__)
+            # the source names a cast's dtype, not its value: key both
+            keys.append((type(node.op).__name__, node.outputs[0].type.dtype))
             return expression
     fn, key = numba_funcify_and_cache_key(node.op, node=node)
     if key is None:

@@ -271,3 +271,24 @@ def test_written_loops_update_in_place():
         fn(np.ones((2, 3)), np.array([1.0, 2.0, 3.0]))
     want = np.arange(6.0).reshape(2, 3) - 0.2 * (1 + np.array([1.0, 2, 3]))
     np.testing.assert_allclose(w.get_value(), want, rtol=1e-14)
+
+
+def test_loops_differing_only_in_an_inner_cast_are_distinct():
+    """Two fused loops whose sources differ only in the dtype an inner cast
+    names (a global of the source) get different cache keys, and each
+    computes its own numbers."""
+    x = pt.vector("x")
+    keys, results = [], []
+    xv = np.array([0.1, 1 / 3, 2.75])
+    for dtype in ("float32", "int32"):
+        fn = pytensor.function(
+            [x], pt.cast(pt.cast(x * 10, dtype), "float64") * x + 1,
+            mode="NUMBA_NODE")
+        [(_, (twin, full))] = _flat_nodes_of(fn)
+        keys.append(flat_source(twin, full)[2])
+        results.append(fn(xv))
+        np.testing.assert_allclose(
+            results[-1], (xv * 10).astype(dtype).astype("float64") * xv + 1,
+            rtol=1e-15)
+    assert keys[0] != keys[1]
+    assert not np.array_equal(results[0], results[1])
