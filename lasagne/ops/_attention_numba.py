@@ -20,13 +20,25 @@ from pytensor.link.numba.dispatch.basic import (
 
 from ._blas_threads import blas_threads_local
 from ._cache import KERNEL_SALT
-from ._parallel import start_parallel_runtime
+from ._parallel import prange_only, start_parallel_runtime
 from .contiguous import KERNEL_DTYPES, kernel_array
 
 from lasagne.ops.attention import Attention, AttentionGrad, masked_value
 
 # Bumped whenever the kernels change, to invalidate Numba's cache.
 _KERNEL_VERSION = 1
+
+
+@numba_njit(inline="always")
+def _times(a, b):
+    """``a * b`` of two 2-d arrays of one shape, written as a loop: an
+    array expression in a parallel loop's body needs Numba's parallel
+    array passes (see :func:`._parallel.prange_only`)."""
+    out = np.empty_like(a)
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i, j] = a[i, j] * b[i, j]
+    return out
 
 
 def _forward(q, k, v, mask, has_mask, keep, has_keep, causal, scale,
@@ -62,8 +74,7 @@ def _forward(q, k, v, mask, has_mask, keep, has_keep, causal, scale,
             for j in range(t_k):
                 w[i, j] = w[i, j] * inv
         if has_keep:
-            dropped = w * keep[b, h]
-            np.dot(dropped, v[b, h], out[b, h])
+            np.dot(_times(w, keep[b, h]), v[b, h], out[b, h])
         else:
             np.dot(w, v[b, h], out[b, h])
         blas_threads_local(saved)
@@ -89,7 +100,7 @@ def _backward(q, k, v, weights, g_out, mask, has_mask, keep, has_keep,
         saved = blas_threads_local(1)
         p = weights[b, h]
         if has_keep:
-            np.dot((p * keep[b, h]).T, g_out[b, h], g_v[b, h])
+            np.dot(_times(p, keep[b, h]).T, g_out[b, h], g_v[b, h])
         else:
             np.dot(p.T, g_out[b, h], g_v[b, h])
         g_s = np.empty((t_q, t_k), q.dtype)
@@ -118,7 +129,7 @@ def _backward(q, k, v, weights, g_out, mask, has_mask, keep, has_keep,
 
 def _compile(fn):
     start_parallel_runtime()
-    return numba_njit(fn, parallel=True)
+    return numba_njit(fn, parallel=prange_only())
 
 
 def _salt():
@@ -224,7 +235,8 @@ def machine_kernels():
     if not _MACHINE:
         start_parallel_runtime()
         _MACHINE["kernels"] = tuple(
-            numba_njit(fn, parallel=True, cache=True, final_function=True)
+            numba_njit(fn, parallel=prange_only(), cache=True,
+                       final_function=True)
             for fn in (_forward, _backward))
     return _MACHINE["kernels"]
 

@@ -11,7 +11,7 @@ from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._cache import KERNEL_SALT
-from ._parallel import start_parallel_runtime
+from ._parallel import prange_only, start_parallel_runtime
 
 from lasagne.ops.batchnorm import (BatchNormInference, BatchNormTrain,
                                    BatchNormTrainGrad)
@@ -123,7 +123,7 @@ def _inference(x, gamma, beta, mean, inv_std):
 
 def _compile(fn):
     start_parallel_runtime()
-    return numba_njit(fn, parallel=True)
+    return numba_njit(fn, parallel=prange_only())
 
 
 _MACHINE = {}
@@ -138,7 +138,8 @@ def machine_kernels():
         # PyTensor's options (fast-math flags: the float64 sums vectorise)
         # with a Python entry point
         _MACHINE["kernels"] = tuple(
-            numba_njit(fn, parallel=True, cache=True, final_function=True)
+            numba_njit(fn, parallel=prange_only(), cache=True,
+                       final_function=True)
             for fn in (_train, _train_grad, _inference))
     return _MACHINE["kernels"]
 

@@ -61,7 +61,7 @@ from ._cache import KERNEL_SALT
 from ._microkernel import (TILE_ROWS, TILE_SPEED, VECTOR_BYTES, tile1, tile2,
                            tile4)
 from ._exported import Exported
-from ._parallel import start_parallel_runtime
+from ._parallel import prange_only, start_parallel_runtime
 from .conv import Conv, ConvGradFilters, ConvGradFiltersBias, ConvGradInput
 
 #: The batch is split into this many lanes (fewer for a smaller batch),
@@ -378,10 +378,12 @@ def _grad_input_lane(lane, lanes, gy, dxf, wf, dims, up, stride, pad,
                             dxf[at + w] = dxt[(row + w) * Cpad + c]
 
 
-@numba_njit
+@numba_njit(cache=True, nogil=True, boundscheck=False)
 def _run_lane(mode, lane, lanes, x, out, w, dims, up, stride, pad, posoff,
               koff):
-    """Lane `lane` of `lanes` of the kernel `mode` (see :func:`_run`)."""
+    """Lane `lane` of `lanes` of the kernel `mode` (see :func:`_run`).
+    Compiled on its own, once per dtype, and called by symbol from the
+    driver: see :data:`_LANE`."""
     if mode == FORWARD:
         _forward_lane(lane, lanes, x, out, w, dims, up, pad, posoff, koff)
     elif mode == GRAD_FILTERS or mode == GRAD_FILTERS_BIAS:
@@ -395,7 +397,22 @@ def _run_lane(mode, lane, lanes, x, out, w, dims, up, stride, pad, posoff,
                            koff)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, boundscheck=False,
+def _lane_signature(dtype):
+    """The one argument signature :func:`_run_lane` is compiled for: the
+    driver's with the lane's index after the mode."""
+    mode, lanes, *rest = _driver_signature(dtype)
+    return (mode, types.int64, lanes, *rest)
+
+
+# The lanes are compiled on their own and called by symbol: linked into
+# the driver, their code was optimised again in the driver and in the
+# parallel region Numba outlines from it, about 8 s of the kernels' first
+# compile per dtype for no faster code.
+_LANE = Exported("conv_run_lane", _run_lane, _lane_signature, dtype_arg=3)
+_call_lane = _LANE.call
+
+
+@numba.njit(parallel=prange_only(), cache=True, nogil=True, boundscheck=False,
             no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
     """One lane per iteration, in Numba's threads. FORWARD writes ``out``
@@ -413,12 +430,12 @@ def _run(mode, lanes, x, out, w, dims, up, stride, pad, posoff, koff):
     of every thread, which on a busy machine waits for a time slice of the
     scheduler (milliseconds) and dwarfs a small convolution."""
     if lanes == 1:
-        _run_lane(mode, np.int64(0), lanes, x, out, w, dims, up, stride, pad,
-                  posoff, koff)
+        _call_lane(mode, np.int64(0), lanes, x, out, w, dims, up, stride, pad,
+                   posoff, koff)
         return
     for lane in prange(lanes):
-        _run_lane(mode, np.int64(lane), lanes, x, out, w, dims, up, stride,
-                  pad, posoff, koff)
+        _call_lane(mode, np.int64(lane), lanes, x, out, w, dims, up, stride,
+                   pad, posoff, koff)
 
 
 # ---- the driver, compiled once per dtype and called by symbol --------------
@@ -439,7 +456,8 @@ def _driver_signature(dtype):
             index)
 
 
-_DRIVER = Exported("conv_run", _run, _driver_signature, dtype_arg=2)
+_DRIVER = Exported("conv_run", _run, _driver_signature, dtype_arg=2,
+                   requires=[_LANE])
 _call_run = _DRIVER.call
 
 

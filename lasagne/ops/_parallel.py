@@ -16,8 +16,9 @@ or not, before it looks up the graph's cache entry, so the layer is running
 before any cached code is loaded.
 """
 import numba
+from numba.core.cpu_options import ParallelOptions
 
-__all__ = ["start_parallel_runtime"]
+__all__ = ["prange_only", "start_parallel_runtime"]
 
 
 def start_parallel_runtime():
@@ -25,3 +26,21 @@ def start_parallel_runtime():
     # get_num_threads() launches the layer first: public API for the
     # launch, which registers the layer's symbols with the JIT.
     numba.get_num_threads()
+
+
+def prange_only():
+    """Numba's ``parallel`` option for our kernels: run the ``prange``
+    loops in threads and leave every other statement serial.
+
+    ``parallel=True`` also turns array expressions, allocations and slice
+    assignments (``np.zeros``, ``a[i] = 0``, ``a += b``) into parallel
+    loops of their own, each analysed and outlined into a function: seconds
+    of compile time per kernel, for statements that are small next to the
+    kernels' loops or run inside a thread already. An options object, not
+    a dict: Numba consumes a dict's entries the first time it reads them,
+    and a second compilation would find it empty, which means all on.
+    """
+    return ParallelOptions(dict(
+        prange=True, comprehension=False, reduction=False,
+        inplace_binop=False, setitem=False, numpy=False, stencil=False,
+        fusion=False))

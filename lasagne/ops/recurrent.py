@@ -200,6 +200,7 @@ class RecurrenceForward(_RecurrenceBase):
         states = [c(s) for s in states]
         acts, opts = self.codes, self.options(inputs[0].dtype)
         if self.cell == "lstm":
+            kernels.ready("lstm_forward", x.dtype)
             return list(kernels.lstm_forward(x, w_in, bias, w_hid, states[0],
                                              states[1], peep_a, mask_a, acts,
                                              opts))
@@ -295,6 +296,7 @@ class RecurrenceBackward(_RecurrenceBase):
         cots = [c(d) for d in cots]
         acts, opts = self.codes, self.options(inputs[0].dtype)
         if self.cell == "lstm":
+            kernels.ready("lstm_backward", w_hid.dtype)
             dx, d_w_in, d_b, d_w, d_c0, d_h0, d_peep = kernels.lstm_backward(
                 c(x), w_in, w_hid, states[0], states[1], peep_a, mask_a,
                 outs[0], outs[1], outs[2], cots[0], cots[1], acts, opts)

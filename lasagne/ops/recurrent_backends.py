@@ -46,7 +46,8 @@ def _kernel_signature(ranks):
 
 
 _EXPORTED = {name: Exported(f"recurrence_{name}", getattr(kernels, name),
-                            _kernel_signature(ranks))
+                            _kernel_signature(ranks),
+                            requires=kernels.lanes_of(name))
              for name, ranks in _KERNEL_RANKS.items()}
 
 

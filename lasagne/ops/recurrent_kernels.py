@@ -41,8 +41,11 @@ Conventions shared by every kernel:
 """
 import numba
 import numpy as np
-from numba import prange
+from numba import prange, types
 
+
+from ._exported import Exported
+from ._parallel import prange_only
 from ._tile_gemm import (ROW_SLACK, choose_vectors, pack_columns,
                          padded_cols, tile_product)
 
@@ -56,7 +59,13 @@ _jit = numba.njit(cache=True, nogil=True, boundscheck=False, fastmath=True,
                  error_model="numpy")
 _inline = numba.njit(cache=True, error_model="numpy")
 _jit_parallel = numba.njit(cache=True, nogil=True, boundscheck=False,
-                           fastmath=True, error_model="numpy", parallel=True)
+                           fastmath=True, error_model="numpy",
+                           parallel=prange_only())
+#: A lane of a parallel kernel: compiled on its own, once per dtype, and
+#: called by symbol from the kernel's parallel loop (see :data:`_LANES`).
+_jit_lane = numba.njit(cache=True, nogil=True, boundscheck=False,
+                       fastmath=True, error_model="numpy",
+                       no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
 @_inline
@@ -270,7 +279,7 @@ def _lstm_forward_row_generic(acts, fast, xr, pr, cp, g, c, h, pe0, pe1,
         h[j] = g[3 * n + j] * tc[j]
 
 
-@_jit
+@_jit_lane
 def _lstm_forward_lane(x, w_in, bias, w_pack, c0, h0, peeps, mask, acts,
                        opts, hid, cell, gates, b0, b1):
     """Rows ``b0:b1`` of :func:`lstm_forward`, every step. ``w_pack`` is
@@ -379,9 +388,9 @@ def lstm_forward(x, w_in, bias, w_hid, c0, h0, peep, mask, acts, opts):
     w_pack = pack_columns(w_hid)
     bounds = _lanes(n_batch, opts)
     for lane in prange(bounds.shape[0] - 1):
-        _lstm_forward_lane(x, w_in, bias, w_pack, c0, h0, peeps, mask, acts,
-                           opts, hid, cell, gates, bounds[lane],
-                           bounds[lane + 1])
+        _call_lstm_forward_lane(x, w_in, bias, w_pack, c0, h0, peeps, mask,
+                                acts, opts, hid, cell, gates, bounds[lane],
+                                bounds[lane + 1])
     return hid, cell, gates
 
 
@@ -446,7 +455,7 @@ def _dw_chunk(n_steps, rows):
     return max(1, min(n_steps, 128 // max(rows, 1)))
 
 
-@_jit
+@_jit_lane
 def _lstm_backward_lane(x, w_in, w_t_pack, c0, h0, peeps, mask, hid, cell,
                         gates, d_hid, d_cell, acts, opts, dx, d_c0, d_h0,
                         d_w_in, d_b, d_w, d_peep, b0, b1):
@@ -562,10 +571,11 @@ def lstm_backward(x, w_in, w_hid, c0, h0, peep, mask, hid, cell, gates,
     d_w_ins = np.zeros((n_lanes,) + w_in.shape, hid.dtype)
     d_bs = np.zeros((n_lanes, 4 * n), hid.dtype)
     for lane in prange(n_lanes):
-        _lstm_backward_lane(x, w_in, w_t_pack, c0, h0, peeps, mask, hid, cell,
-                            gates, d_hid, d_cell, acts, opts, dx, d_c0, d_h0,
-                            d_w_ins[lane], d_bs[lane], d_ws[lane],
-                            d_peeps[lane], bounds[lane], bounds[lane + 1])
+        _call_lstm_backward_lane(x, w_in, w_t_pack, c0, h0, peeps, mask, hid,
+                                 cell, gates, d_hid, d_cell, acts, opts, dx,
+                                 d_c0, d_h0, d_w_ins[lane], d_bs[lane],
+                                 d_ws[lane], d_peeps[lane], bounds[lane],
+                                 bounds[lane + 1])
     d_w = np.ascontiguousarray(_lane_sum(d_ws)[:n, :4 * n])
     return (dx, _lane_sum(d_w_ins), _lane_sum(d_bs), d_w, d_c0,
             d_h0, _lane_sum(d_peeps))
@@ -703,3 +713,50 @@ def rnn_backward(w_hid, h0, mask, hid, d_hid, acts, opts):
                                                         n_units)
     d_w = np.dot(prev.T, dx.reshape(n_steps * n_batch, n_units))
     return dx, d_w, dh
+
+
+# ---- the lanes of the parallel kernels, called by symbol -----------------
+
+def _lane_signature(ranks):
+    """``signature(dtype)`` of a lane: arrays of `ranks` in the dtype (the
+    activation codes and options, int64 and float64, where a rank is
+    "acts" or "opts"), then the lane's first and end rows."""
+    def signature(dtype):
+        dt = numba.from_dtype(np.dtype(dtype))
+        special = {"acts": types.Array(types.int64, 1, "C"),
+                   "opts": types.Array(types.float64, 1, "C")}
+        return tuple(special[r] if r in special else types.Array(dt, r, "C")
+                     for r in ranks) + (types.int64, types.int64)
+    return signature
+
+
+# The LSTM kernels' lanes (above) are compiled on their own and called by symbol
+# from the kernels' parallel loops. Linked into a kernel, a lane's code was
+# optimised again in the kernel and in the parallel region Numba outlines
+# from it: about 18 s of the first compile of the two kernels, per dtype,
+# for no faster code.
+_LANES = {
+    "lstm_forward": Exported(
+        "lstm_forward_lane", _lstm_forward_lane, _lane_signature(
+            (3, 2, 1, 2, 2, 2, 2, 2, "acts", "opts", 3, 3, 3))),
+    "lstm_backward": Exported(
+        "lstm_backward_lane", _lstm_backward_lane, _lane_signature(
+            (3, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, "acts", "opts", 3, 2, 2, 2,
+             1, 2, 2))),
+}
+_call_lstm_forward_lane = _LANES["lstm_forward"].call
+_call_lstm_backward_lane = _LANES["lstm_backward"].call
+
+
+def lanes_of(kernel):
+    """The exported lanes (:class:`Exported`) `kernel` (a name) calls by
+    symbol: they must be registered before the kernel is loaded from
+    Numba's cache."""
+    return (_LANES[kernel],) if kernel in _LANES else ()
+
+
+def ready(kernel, dtype):
+    """Register the symbols of `kernel`'s lanes for `dtype`: call before
+    calling the kernel from Python, which may load it from Numba's cache."""
+    for lane in lanes_of(kernel):
+        lane.register(dtype)
