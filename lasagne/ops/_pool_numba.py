@@ -14,7 +14,7 @@ from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._cache import KERNEL_SALT
-from ._parallel import start_parallel_runtime
+from ._parallel import prange_only, start_parallel_runtime
 
 from lasagne.ops.pool import MaxPoolGradGrad, Pool, PoolGrad
 
@@ -24,8 +24,8 @@ _KERNEL_VERSION = 5
 #: Whether the outermost (batch) loop is a ``prange``. On by default since
 #: OpenBLAS's idle threads no longer spin (:mod:`lasagne._blas_timeout`):
 #: the MNIST CNN step went from 95 to 86-91 ms on the 2-core machine. The
-#: parallel kernels compile slower (about 3 s instead of 1 s each); set it
-#: to False before compiling to trade that back.
+#: parallel kernels compile a little slower (:func:`._parallel.prange_only`);
+#: set it to False before compiling to trade that back.
 PARALLEL = True
 
 
@@ -170,7 +170,7 @@ def _compile(src, name):
         start_parallel_runtime()
     fn = compile_numba_function_src(
         src.text(), name, global_env={"np": np, "prange": prange})
-    return numba_njit(fn, parallel=PARALLEL)
+    return numba_njit(fn, parallel=prange_only() if PARALLEL else False)
 
 
 @register_funcify_default_op_cache_key(Pool)
