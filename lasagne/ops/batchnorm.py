@@ -78,6 +78,14 @@ def batch_stats_numpy(x, epsilon):
     return mean, 1.0 / np.sqrt(var + epsilon)
 
 
+def _three_d(a):
+    """`a` (batch, channels, ...) as a (batch, channels, rest) view: the
+    machine kernels are compiled for 3-d arrays only, so that a dense
+    layer's batch norm runs the kernels a convolution's does."""
+    rest = int(np.prod(a.shape[2:], dtype=np.int64))
+    return a.reshape(a.shape[:2] + (rest,))
+
+
 def _machine_kernels(x):
     """The Numba kernels compiled once per machine (train, train_grad,
     inference) where they serve `x`'s dtype, else None (numpy)."""
@@ -118,10 +126,11 @@ class BatchNormTrain(Op):
     def perform(self, node, inputs, outputs):
         kernels = _machine_kernels(inputs[0])
         if kernels is not None:
-            inputs = [kernel_array(a) for a in inputs]
-            for out, value in zip(outputs, kernels[0](
-                    *inputs, self.epsilon, self.rectify)):
-                out[0] = value
+            x, gamma, beta = [kernel_array(a) for a in inputs]
+            y, mean, inv_std = kernels[0](_three_d(x), gamma, beta,
+                                          self.epsilon, self.rectify)
+            outputs[0][0] = y.reshape(x.shape)
+            outputs[1][0], outputs[2][0] = mean, inv_std
             return
         x, gamma, beta = inputs
         mean, inv_std = batch_stats_numpy(x, self.epsilon)
@@ -234,9 +243,11 @@ class BatchNormTrainGrad(Op):
             inputs = [kernel_array(a) for a in inputs]
             x, gy, gamma, mean, inv_std = inputs[:5]
             y = inputs[5] if self.rectify else x
-            for out, value in zip(outputs, kernels[1](
-                    x, gy, gamma, mean, inv_std, y, self.rectify)):
-                out[0] = value
+            gx, g_gamma, g_beta = kernels[1](
+                _three_d(x), _three_d(gy), gamma, mean, inv_std, _three_d(y),
+                self.rectify)
+            outputs[0][0] = gx.reshape(x.shape)
+            outputs[1][0], outputs[2][0] = g_gamma, g_beta
             return
         dtype = inputs[0].dtype
         for out, value in zip(outputs, train_grad_numpy(*inputs)):
@@ -288,7 +299,9 @@ class BatchNormInference(Op):
     def perform(self, node, inputs, outputs):
         kernels = _machine_kernels(inputs[0])
         if kernels is not None:
-            outputs[0][0] = kernels[2](*map(kernel_array, inputs))
+            x, *channels = map(kernel_array, inputs)
+            outputs[0][0] = kernels[2](_three_d(x), *channels).reshape(
+                x.shape)
             return
         outputs[0][0] = inference_numpy(*inputs).astype(inputs[0].dtype,
                                                         copy=False)
