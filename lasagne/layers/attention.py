@@ -224,7 +224,11 @@ class MultiHeadAttentionLayer(MergeLayer):
             y = y + b
         if not heads:
             return y.reshape((batch, time, W.shape[1]))
-        return y.reshape((batch, time, self.num_heads, -1)).dimshuffle(0, 2, 1, 3)
+        # the head size given, not inferred (-1): numpy cannot infer a
+        # length beside a zero one (an empty batch or sequence)
+        size = W.shape[1] // self.num_heads
+        return y.reshape((batch, time, self.num_heads, size)).dimshuffle(
+            0, 2, 1, 3)
 
     def _split_inputs(self, inputs):
         query = inputs[0]

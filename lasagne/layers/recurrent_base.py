@@ -227,10 +227,12 @@ class _BaseRecurrentLayer(MergeLayer):
 
     @staticmethod
     def _project(seq, W, b):
-        """seq (T, B, F) @ W + b as one matrix product."""
+        """seq (T, B, F) @ W + b as one matrix product. The lengths are
+        given, not inferred (-1): numpy cannot infer a length beside a
+        zero one (an empty sequence or batch)."""
         flat = seq.reshape((seq.shape[0] * seq.shape[1], seq.shape[2]))
         out = pt.dot(flat, W) + b
-        return out.reshape((seq.shape[0], seq.shape[1], -1))
+        return out.reshape((seq.shape[0], seq.shape[1], W.shape[1]))
 
     @staticmethod
     def _mask_for_op(mask, dtype):

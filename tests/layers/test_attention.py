@@ -121,6 +121,22 @@ def test_attention_dropout():
     assert np.abs(mean - det).mean() < 0.1 * np.abs(det).mean()
 
 
+@pytest.mark.parametrize("shape", [(2, 0, 6), (0, 4, 6)])
+def test_empty_sequence_or_batch(shape):
+    """An empty batch or sequence gives an empty output and zero
+    gradients: the heads' split gives the head size rather than inferring
+    it (numpy cannot infer a length beside a zero one)."""
+    q = L.InputLayer((None, None, 6))
+    layer = L.MultiHeadAttentionLayer(q, 2, causal=True)
+    out = L.get_output(layer)
+    params = L.get_all_params(layer, trainable=True)
+    got = compile_fn([q.input_var], [out, *pytensor.grad(out.sum(), params)])(
+        np.zeros(shape))
+    assert got[0].shape == shape
+    for p, g in zip(params, got[1:]):
+        np.testing.assert_array_equal(g, np.zeros(p.get_value().shape))
+
+
 def test_fully_masked_row_is_finite():
     layer, inputs, values = build(True, True, False)
     values[2] = np.zeros_like(MASK)

@@ -435,3 +435,23 @@ def test_custom_recurrent_layer_with_convolutions():
         new = np.tanh(conv_in(x[:, t]) + conv_hid(h))
         h = np.where(MASK[:, t, None, None, None] != 0, new, h)
         np.testing.assert_allclose(got[:, t], h, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", [LSTMLayer, GRULayer, RecurrentLayer])
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("shape", [(2, 0, F), (0, 3, F)])
+def test_empty_sequence_or_batch(cls, fused, shape):
+    """An empty sequence or batch gives an empty output of the declared
+    shape and zero gradients: no reshape infers a length beside a zero
+    one (GRULayer's input projection did, and failed)."""
+    x = pt.tensor3("x")
+    kw = {} if fused else dict(unroll_scan=False, precompute_input=False,
+                               grad_clipping=5.0)
+    layer = cls(InputLayer((None, None, F), x), H, **kw)
+    out = get_output(layer)
+    params = get_all_params(layer, trainable=True)
+    got = pytensor.function([x], [out, *pytensor.grad(out.sum(), params)])(
+        np.zeros(shape))
+    assert got[0].shape == shape[:2] + (H,)
+    for p, g in zip(params, got[1:]):
+        np.testing.assert_array_equal(g, np.zeros(p.get_value().shape))
