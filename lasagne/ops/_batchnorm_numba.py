@@ -5,12 +5,14 @@ one channel per thread (``prange``): a channel's statistics, then its
 output, in passes over data that is still in cache; accumulators are
 float64. The inference kernel runs one example per thread.
 """
+import numba
 import numpy as np
-from numba import prange
+from numba import prange, types
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._cache import KERNEL_SALT
+from ._exported import Exported
 from ._parallel import prange_only, start_parallel_runtime
 
 from lasagne.ops.batchnorm import (BatchNormInference, BatchNormTrain,
@@ -121,56 +123,99 @@ def _inference(x, gamma, beta, mean, inv_std):
     return y3.reshape(x.shape)
 
 
-def _compile(fn):
-    start_parallel_runtime()
-    return numba_njit(fn, parallel=prange_only())
+def _signature(*ranks):
+    """``signature(dtype)`` of a kernel: C-contiguous arrays of `ranks` in
+    the dtype; "eps" stands for the float64 epsilon, "flag" for a bool."""
+    def signature(dtype):
+        dt = numba.from_dtype(np.dtype(dtype))
+        special = {"eps": types.float64, "flag": types.boolean}
+        return tuple(special[r] if r in special else types.Array(dt, r, "C")
+                     for r in ranks)
+    return signature
 
 
-_MACHINE = {}
+# The kernels, with PyTensor's options (fast-math flags: the float64 sums
+# vectorise) and a Python entry point, compiled once per machine and dtype
+# (Numba's cache beside this file) for 3-d arrays. ``perform`` calls them
+# from Python (:mod:`lasagne.linker` and the C VM); a Numba graph calls
+# them by symbol (:mod:`._exported`), so that no graph links and optimises
+# their code again.
+_KERNELS = tuple(numba_njit(fn, parallel=prange_only(), cache=True,
+                            final_function=True)
+                 for fn in (_train, _train_grad, _inference))
+_EXPORTED = (
+    Exported("batch_norm_train", _KERNELS[0], _signature(3, 1, 1, "eps",
+                                                         "flag")),
+    Exported("batch_norm_train_grad", _KERNELS[1],
+             _signature(3, 3, 1, 1, 1, 3, "flag")),
+    Exported("batch_norm_inference", _KERNELS[2], _signature(3, 1, 1, 1, 1)),
+)
+_call_train, _call_train_grad, _call_inference = (e.call for e in _EXPORTED)
 
 
 def machine_kernels():
-    """The three kernels as functions compiled once per machine (Numba's
-    cache beside this file), for ``perform`` (:mod:`lasagne.linker` and the
-    C VM call it from Python): (train, train_grad, inference)."""
-    if not _MACHINE:
-        start_parallel_runtime()
-        # PyTensor's options (fast-math flags: the float64 sums vectorise)
-        # with a Python entry point
-        _MACHINE["kernels"] = tuple(
-            numba_njit(fn, parallel=prange_only(), cache=True,
-                       final_function=True)
-            for fn in (_train, _train_grad, _inference))
-    return _MACHINE["kernels"]
+    """The three kernels (train, train_grad, inference) for ``perform``:
+    x, gy and y as C-contiguous (batch, channels, rest) arrays, the
+    channel vectors C-contiguous, all of one dtype."""
+    start_parallel_runtime()
+    return _KERNELS
 
 
 def _salt():
     return _KERNEL_VERSION + KERNEL_SALT
 
 
+def _ready(node):
+    """Launch the threading layer and register the kernels' symbols for
+    `node`'s dtype, which a graph loaded from PyTensor's cache calls by
+    name: PyTensor funcifies every node before it looks up that cache."""
+    start_parallel_runtime()
+    for exported in _EXPORTED:
+        exported.register(node.inputs[0].type.dtype)
+
+
+@numba_njit
+def _c(a):
+    return np.ascontiguousarray(a)
+
+
 @register_funcify_default_op_cache_key(BatchNormTrain)
 def numba_funcify_BatchNormTrain(op, node, **kwargs):
-    kernel = _compile(_train)
-    epsilon, rectify = op.epsilon, op.rectify
+    _ready(node)
+    epsilon, rectify = float(op.epsilon), bool(op.rectify)
 
     def batch_norm_train(x, gamma, beta):
-        return kernel(x, gamma, beta, epsilon, rectify)
+        y, mean, inv_std = _call_train(_as3d(x), _c(gamma), _c(beta),
+                                       epsilon, rectify)
+        return y.reshape(x.shape), mean, inv_std
 
     return numba_njit(batch_norm_train), _salt()
 
 
 @register_funcify_default_op_cache_key(BatchNormTrainGrad)
 def numba_funcify_BatchNormTrainGrad(op, node, **kwargs):
-    kernel = _compile(_train_grad)
+    _ready(node)
     if op.rectify:
         def batch_norm_train_grad(x, gy, gamma, mean, inv_std, y):
-            return kernel(x, gy, gamma, mean, inv_std, y, True)
+            gx, g_gamma, g_beta = _call_train_grad(
+                _as3d(x), _as3d(gy), _c(gamma), _c(mean), _c(inv_std),
+                _as3d(y), True)
+            return gx.reshape(x.shape), g_gamma, g_beta
     else:
         def batch_norm_train_grad(x, gy, gamma, mean, inv_std):
-            return kernel(x, gy, gamma, mean, inv_std, x, False)
+            x3 = _as3d(x)
+            gx, g_gamma, g_beta = _call_train_grad(
+                x3, _as3d(gy), _c(gamma), _c(mean), _c(inv_std), x3, False)
+            return gx.reshape(x.shape), g_gamma, g_beta
     return numba_njit(batch_norm_train_grad), _salt()
 
 
 @register_funcify_default_op_cache_key(BatchNormInference)
 def numba_funcify_BatchNormInference(op, node, **kwargs):
-    return _compile(_inference), _salt()
+    _ready(node)
+
+    def batch_norm_inference(x, gamma, beta, mean, inv_std):
+        return _call_inference(_as3d(x), _c(gamma), _c(beta), _c(mean),
+                               _c(inv_std)).reshape(x.shape)
+
+    return numba_njit(batch_norm_inference), _salt()

@@ -110,6 +110,7 @@ import sys
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from lasagne.ops.batchnorm import BatchNormInference, BatchNormTrain
 from lasagne.ops.recurrent import RecurrenceForward
 
 
@@ -121,12 +122,19 @@ def run(mode):
                                       "sigmoid", "tanh"])
     hid, cell, _ = lstm(x, w, c0, h0)
     cost = (hid * np.cos(np.arange(3 * 2 * 4)).reshape(3, 2, 4)).sum()
-    f = pytensor.function([x, w, c0, h0],
-                          [cost, *pytensor.grad(cost, [x, w, c0, h0])],
+    # batch norm (with its fused ReLU) of a dense layer's output, and its
+    # inference form: their kernels are called by symbol too
+    d = pt.matrix("d")
+    g, b = pt.vector("g"), pt.vector("b")
+    y, mean, inv_std = BatchNormTrain(1e-4, rectify=True)(d, g, b)
+    cost = cost + (y * np.sin(np.arange(5 * 4)).reshape(5, 4)).sum()
+    cost = cost + BatchNormInference()(d, g, b, mean, inv_std).sum()
+    inputs = [x, w, c0, h0, d, g, b]
+    f = pytensor.function(inputs, [cost, *pytensor.grad(cost, inputs)],
                           mode=mode)
     rng = np.random.default_rng(0)
-    values = [rng.normal(size=s)
-              for s in [(3, 2, 16), (4, 16), (2, 4), (2, 4)]]
+    values = [rng.normal(size=s) for s in
+              [(3, 2, 16), (4, 16), (2, 4), (2, 4), (5, 4), (4,), (4,)]]
     return [float(np.sum(r * np.cos(np.arange(np.size(r))).reshape(
         np.shape(r)))) for r in f(*values)]
 
@@ -137,13 +145,14 @@ if __name__ == "__main__":
 
 
 def test_cached_recurrence_graph_loads_in_a_new_process(tmp_path):
-    """The recurrence kernels are called by symbol too: a graph loaded
-    from PyTensor's cache in a new process finds them."""
+    """The recurrence kernels (and the LSTM's lanes) and the batch-norm
+    kernels are called by symbol too: a graph loaded from PyTensor's cache
+    in a new process finds them."""
     env = dict(os.environ,
                PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
     (compiled,) = _run(RECURRENT_SCRIPT, env, "NUMBA")
     (loaded,) = _run(RECURRENT_SCRIPT, env, "NUMBA")
     reference = _in_this_process(RECURRENT_SCRIPT)("FAST_COMPILE")
-    assert len(reference) == 5
+    assert len(reference) == 8
     np.testing.assert_allclose(compiled, reference, rtol=1e-10)
     np.testing.assert_allclose(loaded, reference, rtol=1e-10)
