@@ -13,13 +13,15 @@ fight for the cores; masking and the softmax (and its gradient) are loops
 over the rows of the scores while they are in cache, accumulated in
 float64.
 """
+import numba
 import numpy as np
-from numba import prange
+from numba import prange, types
 from pytensor.link.numba.dispatch.basic import (
     numba_njit, register_funcify_default_op_cache_key)
 
 from ._blas_threads import blas_threads_local
 from ._cache import KERNEL_SALT
+from ._exported import Exported
 from ._parallel import prange_only, start_parallel_runtime
 from .contiguous import KERNEL_DTYPES, kernel_array
 
@@ -132,6 +134,56 @@ def _compile(fn):
     return numba_njit(fn, parallel=prange_only())
 
 
+def _signature(backward):
+    """``signature(dtype)`` of a kernel, as ``perform`` calls it: 4-d
+    C-contiguous arrays of the dtype, the key mask as int8 (batch, T_k),
+    Python flags and float64 scalars."""
+    def signature(dtype):
+        a = types.Array(numba.from_dtype(np.dtype(dtype)), 4, "C")
+        mask, flag = types.Array(types.int8, 2, "C"), types.boolean
+        if backward:
+            return (a, a, a, a, a, mask, flag, a, flag, flag, a, flag,
+                    types.float64)
+        return (a, a, a, mask, flag, a, flag, flag, types.float64,
+                types.float64)
+    return signature
+
+
+# The kernels, compiled once per machine and dtype (Numba's cache beside
+# this file) with PyTensor's fast-math options and a Python entry point:
+# ``perform`` calls them from Python, a Numba graph by symbol
+# (:mod:`._exported`), so that no graph links and optimises them again.
+_KERNELS = tuple(numba_njit(fn, parallel=prange_only(), cache=True,
+                            final_function=True)
+                 for fn in (_forward, _backward))
+_EXPORTED = (Exported("attention_forward", _KERNELS[0], _signature(False)),
+             Exported("attention_backward", _KERNELS[1], _signature(True)))
+
+
+def _kernel(node, backward):
+    """What a funcified node calls: the kernel by symbol (registered now,
+    for a graph loaded from PyTensor's cache) for the dtypes it is
+    compiled for, else the kernel linked in."""
+    start_parallel_runtime()
+    dtype = node.inputs[0].type.dtype
+    if dtype in KERNEL_DTYPES:
+        exported = _EXPORTED[backward]
+        exported.register(dtype)
+        return exported.call
+    return _compile(_backward if backward else _forward)
+
+
+@numba_njit
+def _c(a):
+    return np.ascontiguousarray(a)
+
+
+@numba_njit
+def _int8(mask):
+    """A key mask of any dtype as the kernels' int8 (nonzero: attend)."""
+    return (mask != 0).astype(np.int8)
+
+
 def _salt():
     return _KERNEL_VERSION + KERNEL_SALT
 
@@ -146,16 +198,16 @@ def _no_keep(q):
 
 @register_funcify_default_op_cache_key(Attention)
 def numba_funcify_Attention(op, node, **kwargs):
-    kernel = _compile(_forward)
-    causal, scale = op.causal, op.scale
+    kernel = _kernel(node, False)
+    causal, scale = bool(op.causal), float(op.scale)
     masked, dropout = op.masked, op.dropout
-    very_negative = masked_value(node.inputs[0].dtype)
+    very_negative = float(masked_value(node.inputs[0].dtype))
     no_mask = numba_njit(_no_mask)
     no_keep = numba_njit(_no_keep)
 
     @numba_njit
     def run(q, k, v, mask, has_mask, keep, has_keep):
-        return kernel(q, k, v, mask, has_mask, np.ascontiguousarray(keep),
+        return kernel(_c(q), _c(k), _c(v), _int8(mask), has_mask, _c(keep),
                       has_keep, causal, scale, very_negative)
 
     if masked and dropout:
@@ -175,17 +227,17 @@ def numba_funcify_Attention(op, node, **kwargs):
 
 @register_funcify_default_op_cache_key(AttentionGrad)
 def numba_funcify_AttentionGrad(op, node, **kwargs):
-    kernel = _compile(_backward)
-    scale, causal = op.scale, op.causal
+    kernel = _kernel(node, True)
+    scale, causal = float(op.scale), bool(op.causal)
     masked, dropout, with_g = op.masked, op.dropout, op.with_weights_grad
     no_mask = numba_njit(_no_mask)
 
     @numba_njit
     def run(q, k, v, weights, g_out, mask, has_mask, keep, has_keep,
             g_weights, has_g_weights):
-        return kernel(q, k, v, weights, g_out, mask, has_mask,
-                      np.ascontiguousarray(keep), has_keep, causal,
-                      np.ascontiguousarray(g_weights), has_g_weights, scale)
+        return kernel(_c(q), _c(k), _c(v), _c(weights), _c(g_out),
+                      _int8(mask), has_mask, _c(keep), has_keep, causal,
+                      _c(g_weights), has_g_weights, scale)
 
     # inputs after g_out: key_mask if masked, keep if dropout, g_weights
     # if with_g; the kernel takes each with a flag (weights stand in for
@@ -225,20 +277,11 @@ def numba_funcify_AttentionGrad(op, node, **kwargs):
     return numba_njit(attention_grad), _salt()
 
 
-_MACHINE = {}
-
-
 def machine_kernels():
-    """(forward, backward) compiled once per machine (Numba's cache beside
-    this file), with PyTensor's fast-math options, as the funcified
-    kernels."""
-    if not _MACHINE:
-        start_parallel_runtime()
-        _MACHINE["kernels"] = tuple(
-            numba_njit(fn, parallel=prange_only(), cache=True,
-                       final_function=True)
-            for fn in (_forward, _backward))
-    return _MACHINE["kernels"]
+    """(forward, backward), compiled once per machine and dtype, for
+    ``perform``."""
+    start_parallel_runtime()
+    return _KERNELS
 
 
 def _mask_of(mask):

@@ -110,6 +110,7 @@ import sys
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+from lasagne.ops.attention import Attention
 from lasagne.ops.batchnorm import BatchNormInference, BatchNormTrain
 from lasagne.ops.recurrent import RecurrenceForward
 
@@ -129,12 +130,18 @@ def run(mode):
     y, mean, inv_std = BatchNormTrain(1e-4, rectify=True)(d, g, b)
     cost = cost + (y * np.sin(np.arange(5 * 4)).reshape(5, 4)).sum()
     cost = cost + BatchNormInference()(d, g, b, mean, inv_std).sum()
-    inputs = [x, w, c0, h0, d, g, b]
-    f = pytensor.function(inputs, [cost, *pytensor.grad(cost, inputs)],
+    # masked causal attention (forward and gradient)
+    q, m = pt.tensor4("q"), pt.matrix("m")
+    att, _ = Attention(0.5, causal=True, masked=True)(q, q, q, m)
+    cost = cost + (att * np.sin(np.arange(2 * 3 * 2)).reshape(
+        (1, 2, 3, 2))).sum()
+    inputs = [x, w, c0, h0, d, g, b, q, m]
+    f = pytensor.function(inputs, [cost, *pytensor.grad(cost, inputs[:-1])],
                           mode=mode)
     rng = np.random.default_rng(0)
     values = [rng.normal(size=s) for s in
-              [(3, 2, 16), (4, 16), (2, 4), (2, 4), (5, 4), (4,), (4,)]]
+              [(3, 2, 16), (4, 16), (2, 4), (2, 4), (5, 4), (4,), (4,),
+               (1, 2, 3, 2)]] + [np.array([[1.0, 1.0, 0.0]])]
     return [float(np.sum(r * np.cos(np.arange(np.size(r))).reshape(
         np.shape(r)))) for r in f(*values)]
 
@@ -145,14 +152,14 @@ if __name__ == "__main__":
 
 
 def test_cached_recurrence_graph_loads_in_a_new_process(tmp_path):
-    """The recurrence kernels (and the LSTM's lanes) and the batch-norm
-    kernels are called by symbol too: a graph loaded from PyTensor's cache
-    in a new process finds them."""
+    """The recurrence kernels (and the LSTM's lanes), the batch-norm and
+    the attention kernels are called by symbol too: a graph loaded from
+    PyTensor's cache in a new process finds them."""
     env = dict(os.environ,
                PYTENSOR_FLAGS=f"base_compiledir={tmp_path / 'compiledir'}")
     (compiled,) = _run(RECURRENT_SCRIPT, env, "NUMBA")
     (loaded,) = _run(RECURRENT_SCRIPT, env, "NUMBA")
     reference = _in_this_process(RECURRENT_SCRIPT)("FAST_COMPILE")
-    assert len(reference) == 8
+    assert len(reference) == 9
     np.testing.assert_allclose(compiled, reference, rtol=1e-10)
     np.testing.assert_allclose(loaded, reference, rtol=1e-10)
